@@ -1,0 +1,92 @@
+import { SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { loadModel, type Classifier } from '../classifier.js';
+import { DEFAULT_MODEL } from '../model/catalog.js';
+import { formatHuman, formatJson, type ImageResult } from './report.js';
+import { positiveInteger, probability } from './options.js';
+import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
+
+interface ClassifyFlags {
+  model: string;
+  labels?: string;
+  topK: number;
+  threshold: number;
+  json?: boolean;
+  backend: 'native' | 'reference';
+  threads: number;
+  crop: 'none' | 'center';
+}
+
+export function registerClassify(program: Command): void {
+  program
+    .command('classify')
+    .description('classify images and print the top classes of each')
+    .argument('<images...>', 'image files (JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP)')
+    .option('-m, --model <name|file>', 'model name in the models folder, or a .tflite file', DEFAULT_MODEL)
+    .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
+    .option('-k, --top-k <n>', 'how many classes to show per image', positiveInteger, 5)
+    .option('--threshold <p>', 'hide classes scoring below p', probability, 0)
+    .option('--json', 'print one JSON document instead of text')
+    .addOption(new Option('--backend <name>', 'inference backend').choices(['native', 'reference']).default('native'))
+    .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
+    .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
+    .action(async (images: string[], flags: ClassifyFlags) => {
+      const classifier = await loadModel(flags.model, {
+        backend: flags.backend,
+        threads: flags.threads,
+        labelsFile: flags.labels,
+        onFallback: warnOnce,
+      }).catch(fail);
+      try {
+        const results = await classifyAll(classifier, images, flags);
+        if (flags.json) process.stdout.write(formatJson(results));
+        if (results.some((result) => 'error' in result)) process.exitCode = EXIT_INPUT_FAILED;
+      } finally {
+        classifier.dispose();
+      }
+    });
+}
+
+/**
+ * Classifies images in order. The next image is decoded while the current one runs through the
+ * network (both happen off the JS thread); a bad image is reported and the others go on.
+ */
+async function classifyAll(classifier: Classifier, images: string[], flags: ClassifyFlags): Promise<ImageResult[]> {
+  const prepare = (file: string) => classifier.prepare(file, flags.crop).then(
+    (tensor) => ({ tensor }),
+    (error: Error) => ({ error: error.message }),
+  );
+  const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
+  bar?.start(images.length, 0);
+
+  const results: ImageResult[] = [];
+  let next = images.length > 0 ? prepare(images[0]) : undefined;
+  for (let i = 0; i < images.length; i++) {
+    const current = await next!;
+    next = i + 1 < images.length ? prepare(images[i + 1]) : undefined;
+    const file = images[i];
+    let result: ImageResult;
+    if ('error' in current) {
+      result = { file, error: current.error };
+    } else {
+      const predictions = classifier.topK(await classifier.predict(current.tensor), flags);
+      result = { file, predictions };
+    }
+    results.push(result);
+    bar?.increment();
+    report(result, flags);
+  }
+  bar?.stop();
+  return results;
+}
+
+function report(result: ImageResult, flags: ClassifyFlags): void {
+  if ('error' in result) process.stderr.write(`mobilenet: ${result.error}\n`);
+  else if (!flags.json) process.stdout.write(formatHuman(result));
+}
+
+/** A bar only on an interactive stderr, and only when stdout is not the same screen showing results. */
+function showProgress(flags: ClassifyFlags, count: number): boolean {
+  return count > 1 && Boolean(process.stderr.isTTY) && (Boolean(flags.json) || !process.stdout.isTTY);
+}

@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerClassify } from './classify.js';
+import { fail } from './process.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('mobilenet')
+  .description('Classify images with MobileNet v1/v2 on the CPU')
+  .version(version)
+  .showHelpAfterError()
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
+
+registerClassify(program);
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,23 @@
+import type { Plan } from './plan.js';
+
+export type BackendName = 'native' | 'reference';
+
+/** Runs one plan; every backend takes the same plan and gives the same answers. */
+export interface Backend {
+  readonly name: BackendName;
+  /** The instruction set the kernels use ('avx512', 'avx2', 'neon', 'scalar'; 'js' for the reference). */
+  readonly isa: string;
+  readonly threads: number;
+  /** Bytes of activation memory: the arena plus the kernels' own scratch. */
+  readonly activationBytes: number;
+  run(input: Float32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface BackendOptions {
+  threads?: number;
+  /** Force an instruction set of the native backend (tests, benchmarks). */
+  isa?: string;
+}
+
+export type CreatePlanBackend = (plan: Plan, options: BackendOptions) => Backend;

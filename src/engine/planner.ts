@@ -1,0 +1,152 @@
+// Turns a ModelSpec into a Plan: shapes, TensorFlow SAME padding and arena offsets resolved, every
+// weight array checked against its shape. Backends trust a plan, so all validation happens here.
+import { samePadding } from '../model/same-padding.js';
+import type { Activation, Layer, ModelSpec } from '../model/spec.js';
+import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode, type Plan, type Step } from './plan.js';
+
+const ACT_CODES: Record<Activation, ActCode> = { none: ACT_NONE, relu: ACT_RELU, relu6: ACT_RELU6 };
+
+export class PlanError extends Error {}
+
+interface Tensor {
+  h: number;
+  w: number;
+  c: number;
+}
+
+type UnplacedStep = Step extends infer S ? (S extends Step ? Omit<S, 'input' | 'output'> : never) : never;
+
+function expectLength(array: Float32Array, length: number, what: string): Float32Array {
+  if (array.length !== length) throw new PlanError(`${what}: expected ${length} values, got ${array.length}`);
+  return array;
+}
+
+function expectChannels(actual: number, expected: number, what: string): void {
+  if (actual !== expected) throw new PlanError(`${what}: expects ${expected} input channels, the previous layer gives ${actual}`);
+}
+
+function spatial(t: Tensor, kernel: number, stride: number) {
+  const rows = samePadding(t.h, kernel, stride);
+  const cols = samePadding(t.w, kernel, stride);
+  return { inH: t.h, inW: t.w, outH: rows.out, outW: cols.out, stride, padTop: rows.padBefore, padLeft: cols.padBefore };
+}
+
+/** One layer as a step (without arena offsets) and the tensor it produces. */
+function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; out: Tensor } {
+  switch (layer.type) {
+    case 'conv2d': {
+      expectChannels(t.c, layer.inC, where);
+      const { kernel, inC, outC } = layer;
+      const s = spatial(t, kernel, layer.stride);
+      const step = {
+        op: 'conv2d' as const, ...s, kernel, inC, outC, act: ACT_CODES[layer.act],
+        weights: expectLength(layer.weights, outC * kernel * kernel * inC, `${where} weights`),
+        bias: expectLength(layer.bias, outC, `${where} bias`),
+      };
+      return { step, out: { h: s.outH, w: s.outW, c: outC } };
+    }
+    case 'depthwise': {
+      expectChannels(t.c, layer.channels, where);
+      if (layer.kernel !== 3) throw new PlanError(`${where}: only 3×3 depthwise convolutions are supported, got ${layer.kernel}×${layer.kernel}`);
+      const s = spatial(t, 3, layer.stride);
+      const step = {
+        op: 'depthwise' as const, ...s, kernel: 3, channels: layer.channels, act: ACT_CODES[layer.act],
+        weights: expectLength(layer.weights, 9 * layer.channels, `${where} weights`),
+        bias: expectLength(layer.bias, layer.channels, `${where} bias`),
+      };
+      return { step, out: { h: s.outH, w: s.outW, c: layer.channels } };
+    }
+    case 'pointwise': {
+      expectChannels(t.c, layer.inC, where);
+      const { inC, outC } = layer;
+      const step = {
+        op: 'pointwise' as const, h: t.h, w: t.w, inC, outC, act: ACT_CODES[layer.act],
+        weights: expectLength(layer.weights, inC * outC, `${where} weights`),
+        bias: expectLength(layer.bias, outC, `${where} bias`),
+      };
+      return { step, out: { h: t.h, w: t.w, c: outC } };
+    }
+    case 'bottleneck': {
+      expectChannels(t.c, layer.inC, where);
+      const { inC, expandC, outC, expand, depthwise, project } = layer;
+      if (expand === null && expandC !== inC) throw new PlanError(`${where}: no expansion conv but expandC ${expandC} != inC ${inC}`);
+      if (depthwise.kernel !== 3 || depthwise.stride !== layer.stride || depthwise.channels !== expandC) {
+        throw new PlanError(`${where}: depthwise must be 3×3 over ${expandC} channels with stride ${layer.stride}`);
+      }
+      if (layer.residual && (layer.stride !== 1 || inC !== outC)) {
+        throw new PlanError(`${where}: a residual needs stride 1 and inC == outC`);
+      }
+      const s = spatial(t, 3, layer.stride);
+      const step = {
+        op: 'bottleneck' as const, ...s, inC, expandC, outC, residual: layer.residual,
+        expand: expand && {
+          weights: expectLength(expand.weights, inC * expandC, `${where} expand weights`),
+          bias: expectLength(expand.bias, expandC, `${where} expand bias`),
+          act: ACT_CODES[expand.act],
+        },
+        depthwise: {
+          weights: expectLength(depthwise.weights, 9 * expandC, `${where} depthwise weights`),
+          bias: expectLength(depthwise.bias, expandC, `${where} depthwise bias`),
+          act: ACT_CODES[depthwise.act],
+        },
+        project: {
+          weights: expectLength(project.weights, expandC * outC, `${where} project weights`),
+          bias: expectLength(project.bias, outC, `${where} project bias`),
+          act: ACT_CODES[project.act],
+        },
+      };
+      return { step, out: { h: s.outH, w: s.outW, c: outC } };
+    }
+    case 'avgpool':
+      return { step: { op: 'avgpool', h: t.h, w: t.w, channels: t.c }, out: { h: 1, w: 1, c: t.c } };
+    case 'fc': {
+      expectChannels(t.h * t.w * t.c, layer.inC, where);
+      const { inC, outC } = layer;
+      const step = {
+        op: 'fc' as const, inC, outC,
+        weights: expectLength(layer.weights, inC * outC, `${where} weights`),
+        bias: expectLength(layer.bias, outC, `${where} bias`),
+      };
+      return { step, out: { h: 1, w: 1, c: outC } };
+    }
+    case 'softmax': {
+      const n = t.h * t.w * t.c;
+      return { step: { op: 'softmax', n }, out: { h: 1, w: 1, c: n } };
+    }
+  }
+}
+
+const size = (t: Tensor) => t.h * t.w * t.c;
+
+/**
+ * Each step reads one tensor and writes the next, so a chain needs only two live tensors: they are
+ * kept at opposite ends of the arena, which then holds max(input + output) over the steps.
+ */
+export function planModel(spec: ModelSpec): Plan {
+  return planLayers(spec.layers, { h: spec.resolution, w: spec.resolution, c: 3 });
+}
+
+export function planLayers(layers: Layer[], input: Tensor): Plan {
+  if (layers.length === 0) throw new PlanError('a model needs at least one layer');
+  const lowered: { step: UnplacedStep; in: Tensor; out: Tensor }[] = [];
+  let current = input;
+  layers.forEach((layer, index) => {
+    const { step, out } = lower(layer, current, `layer ${index} (${layer.type})`);
+    lowered.push({ step, in: current, out });
+    current = out;
+  });
+  const arenaSize = Math.max(...lowered.map((l) => size(l.in) + size(l.out)));
+  const offsetAt = (end: 0 | 1, floats: number) => (end === 0 ? 0 : arenaSize - floats);
+
+  let end: 0 | 1 = 0;
+  const steps = lowered.map(({ step, in: inT, out }) => {
+    const placed = { ...step, input: offsetAt(end, size(inT)), output: offsetAt(end === 0 ? 1 : 0, size(out)) } as Step;
+    end = end === 0 ? 1 : 0;
+    return placed;
+  });
+  const last = steps[steps.length - 1];
+  return {
+    inputH: input.h, inputW: input.w, inputC: input.c, input: 0,
+    output: last.output, outputSize: size(current), arenaSize, steps,
+  };
+}
