@@ -1,0 +1,38 @@
+// Images: decoding (sharp, plus our own BMP decoder) and preprocessing into a model input tensor.
+
+import type { Normalization } from '../model/spec.js';
+import { decodeImage } from './decode.js';
+import { normalize, resizeForModel, type CropMode } from './preprocess.js';
+
+export { decodeBmp, isBmp } from './bmp.js';
+export { decodeImage, sniffFormat } from './decode.js';
+export { ImageError } from './errors.js';
+export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
+export type { CropBox, CropMode } from './preprocess.js';
+export { MAX_PIXELS } from './types.js';
+export type { RgbImage } from './types.js';
+
+export interface LoadImageTensorOptions {
+  /** The model's input size: the tensor is size×size×3. */
+  size: number;
+  /** 'none' (default): resize the whole image; 'center': the central 87.5 % first. */
+  crop?: CropMode;
+  normalization: Normalization;
+  /** Name for error messages; defaults to the path, or `<buffer>`. */
+  name?: string;
+}
+
+export interface ImageTensor {
+  /** NHWC, batch 1: size × size × 3 floats. */
+  tensor: Float32Array;
+  /** The decoded image's size (after EXIF orientation), before crop and resize. */
+  width: number;
+  height: number;
+}
+
+/** Decode, (crop,) resize and normalise an image file or its bytes into a model input tensor. */
+export async function loadImageTensor(source: string | Uint8Array, options: LoadImageTensorOptions): Promise<ImageTensor> {
+  const img = await decodeImage(source, options.name);
+  const resized = await resizeForModel(img, options.size, options.crop ?? 'none');
+  return { tensor: normalize(resized, options.normalization), width: img.width, height: img.height };
+}
