@@ -1,23 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBmp, decodeImage, ImageError, isBmp, MAX_PIXELS } from '../src/image/index.js';
 import { pixelsFrom, pseudoRandom, randomPixels, writeBmp, type WriteBmpOptions } from './helpers/image-bmp.js';
+import { imagePath, requireShared } from './helpers/shared.js';
 
-const SHARED_IMAGES = fileURLToPath(new URL('../../shared/images/', import.meta.url));
-const GRACE = join(SHARED_IMAGES, 'grace_hopper.bmp');
-const haveShared = existsSync(GRACE);
-// Without ../shared the tests that need it are skipped locally but fail on CI.
-const sharedIt = haveShared || process.env.CI ? it : it.skip;
-function requireShared(): void {
-  if (!haveShared) throw new Error(`${SHARED_IMAGES} is missing (the shared test images are required when CI is set)`);
-}
+const GRACE = imagePath('grace_hopper.bmp');
+// Without ../shared the tests that need it are skipped locally; requireShared() fails them on CI.
+const haveShared = requireShared();
+const sharedIt = haveShared ? it : it.skip;
 
 function colours(n: number, seed = 7): number[][] {
   const rnd = pseudoRandom(seed);
@@ -401,7 +397,6 @@ describe('BMP through decodeImage', () => {
 
 describe('grace_hopper.bmp', () => {
   sharedIt('decodes to 512x600 and agrees with the header and a hand parse', async () => {
-    requireShared();
     const file = readFileSync(GRACE);
     const img = await decodeImage(GRACE);
     // The file's own header: V5 (124 bytes), 512 x 600, 24-bit, BI_RGB, bottom-up.
@@ -420,7 +415,6 @@ describe('grace_hopper.bmp', () => {
   });
 
   sharedIt('matches a decoding by an independent Python (standard library) reader', async (ctx) => {
-    requireShared();
     let python: string | undefined;
     for (const p of ['python3', 'python']) {
       try {

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,11 +14,12 @@ import {
 } from '../src/image/index.js';
 import { pixelsFrom, randomPixels, writeBmp } from './helpers/image-bmp.js';
 import { withDeclaredSize, writePng16 } from './helpers/image-png.js';
+import { IMAGES_DIR, requireShared } from './helpers/shared.js';
 
-const SHARED_IMAGES = fileURLToPath(new URL('../../shared/images/', import.meta.url));
-const haveShared = existsSync(join(SHARED_IMAGES, 'grace_hopper.bmp'));
-// Without ../shared the tests that need it are skipped locally but fail on CI.
-const sharedIt = haveShared || process.env.CI ? it : it.skip;
+const SHARED_IMAGES = IMAGES_DIR;
+// Without ../shared the tests that need it are skipped locally; requireShared() fails them on CI.
+const haveShared = requireShared();
+const sharedIt = haveShared ? it : it.skip;
 
 const W = 37;
 const H = 23;
@@ -463,10 +462,8 @@ describe('loadImageTensor', () => {
 
 describe('shared test photos', () => {
   sharedIt('the JPEGs decode to their (oriented) sizes', async () => {
-    if (!haveShared) throw new Error(`${SHARED_IMAGES} is missing (the shared test images are required when CI is set)`);
     for (const name of ['parrot.jpg', 'owl.jpg', 'kite_and_cold.jpg']) {
       const path = join(SHARED_IMAGES, name);
-      if (!existsSync(path)) continue;
       const meta = await sharp(path).metadata();
       const swap = (meta.orientation ?? 1) >= 5;
       const img = await decodeImage(path);
@@ -476,7 +473,6 @@ describe('shared test photos', () => {
   });
 
   sharedIt('grace_hopper.bmp through loadImageTensor at 224, both crops', async () => {
-    if (!haveShared) throw new Error(`${SHARED_IMAGES} is missing (the shared test images are required when CI is set)`);
     const norm = { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] } as { mean: [number, number, number]; std: [number, number, number] };
     for (const crop of ['none', 'center'] as const) {
       const t = await loadImageTensor(join(SHARED_IMAGES, 'grace_hopper.bmp'), { size: 224, crop, normalization: norm });

@@ -3,11 +3,10 @@
 // Expected counts and spot values were read independently of the reader, with a separate
 // Python-stdlib FlatBuffers walk of each file (tensor/operator/buffer counts, operator histogram,
 // the raw bytes and quantization of the weights spot-checked below).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { architectureShapes, describeShape, shapeOf } from '../src/model/architecture.js';
 import type { Conv2dLayer, BottleneckLayer, ModelSpec } from '../src/model/spec.js';
@@ -17,9 +16,10 @@ import { readModel } from '../src/tflite/schema.js';
 import { findZip } from '../src/tflite/zip.js';
 import { rng } from './helpers/tflite-mobilenet.js';
 import { writeTflite } from './helpers/tflite-writer.js';
+import { MODELS_DIR, requireShared } from './helpers/shared.js';
 
-const MODELS = fileURLToPath(new URL('../../shared/models/', import.meta.url));
-const haveModels = existsSync(MODELS);
+const MODELS = MODELS_DIR;
+const haveModels = requireShared();
 
 interface Expected {
   file: string;
@@ -108,12 +108,6 @@ function modelError(fn: () => unknown): ModelError {
   }
   throw new Error('expected a ModelError, but the call succeeded');
 }
-
-describe.runIf(!haveModels && process.env.CI)('shared models', () => {
-  it('are present in CI', () => {
-    expect.fail(`${MODELS} is missing; CI must provide ../shared/models`);
-  });
-});
 
 describe.skipIf(!haveModels)('published MobileNet models', () => {
   const cache = new Map<string, { bytes: Uint8Array; spec: ModelSpec }>();

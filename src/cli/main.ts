@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerBench } from './bench.js';
 import { registerClassify } from './classify.js';
 import { fail } from './process.js';
 
@@ -13,5 +14,6 @@ const program = new Command()
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
 registerClassify(program);
+registerBench(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,5 +1,3 @@
-import type { Plan } from './plan.js';
-
 export type BackendName = 'native' | 'reference';
 
 /** Runs one plan; every backend takes the same plan and gives the same answers. */
@@ -11,6 +9,8 @@ export interface Backend {
   /** Bytes of activation memory: the arena plus the kernels' own scratch. */
   readonly activationBytes: number;
   run(input: Float32Array): Promise<Float32Array>;
+  /** Runs once and returns the milliseconds each plan step took. */
+  profile(input: Float32Array): Promise<Float64Array>;
   dispose(): void;
 }
 
@@ -19,5 +19,3 @@ export interface BackendOptions {
   /** Force an instruction set of the native backend (tests, benchmarks). */
   isa?: string;
 }
-
-export type CreatePlanBackend = (plan: Plan, options: BackendOptions) => Backend;

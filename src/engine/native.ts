@@ -11,6 +11,7 @@ interface NativeModel {
   readonly arenaBytes: number;
   readonly scratchBytes: number;
   run(input: Float32Array): Promise<Float32Array>;
+  profile(input: Float32Array): Promise<Float64Array>;
   dispose(): void;
 }
 
@@ -19,8 +20,10 @@ interface NativeAddon {
   Model: new (plan: Plan, options: { threads?: number; isa?: string }) => NativeModel;
 }
 
-// From src/engine/ (tests) and dist/engine/ (the package) alike, the addon is two folders up.
-const ADDON_PATH = fileURLToPath(new URL('../../build/Release/mobilenet_native.node', import.meta.url));
+// From src/engine/ (tests) and dist/engine/ (the package) alike, the addon is two folders up;
+// MOBILENET_ADDON points at another build of it.
+const ADDON_PATH = process.env.MOBILENET_ADDON
+  || fileURLToPath(new URL('../../build/Release/mobilenet_native.node', import.meta.url));
 
 let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 
@@ -51,6 +54,7 @@ export function createNativeBackend(plan: Plan, options: BackendOptions): Backen
     threads: model.threads,
     activationBytes: model.arenaBytes + model.scratchBytes,
     run: (input) => model.run(input),
+    profile: (input) => model.profile(input),
     dispose: () => model.dispose(),
   };
 }

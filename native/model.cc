@@ -1,0 +1,307 @@
+// Plan parsing + validation, weight packing and the executor. Generic code (no ISA flags).
+#include "model.h"
+
+#include <chrono>
+
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace mn {
+namespace {
+
+// Every size in a plan must be below this, and so must every product we form from them.
+const double kMaxDim = 2147483647.0;
+const size_t kMaxElems = size_t(1) << 34;
+
+class PlanReader {
+ public:
+  PlanReader(Napi::Env env, std::string where) : env_(env), where_(std::move(where)) {}
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    throw Napi::Error::New(env_, "mobilenet native: invalid plan: " + where_ + ": " + msg);
+  }
+
+  size_t uint(const Napi::Object& o, const char* key, size_t minValue = 0) const {
+    const Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) fail(std::string("'") + key + "' must be a number");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= (double)minValue && d <= kMaxDim) || std::floor(d) != d)
+      fail(std::string("'") + key + "' must be an integer >= " + std::to_string(minValue) +
+           " (got " + v.ToString().Utf8Value() + ")");
+    return (size_t)d;
+  }
+
+  int act(const Napi::Object& o, const char* key = "act") const {
+    const size_t a = uint(o, key);
+    if (a > 2) fail(std::string("'") + key + "' must be 0, 1 or 2");
+    return (int)a;
+  }
+
+  Napi::Object object(const Napi::Object& o, const char* key) const {
+    const Napi::Value v = o.Get(key);
+    if (!v.IsObject()) fail(std::string("'") + key + "' must be an object");
+    return v.As<Napi::Object>();
+  }
+
+  // Returns a pointer into the JS Float32Array (valid during construction only: we copy).
+  const float* floats(const Napi::Object& o, const char* key, size_t expected) const {
+    const Napi::Value v = o.Get(key);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      fail(std::string("'") + key + "' must be a Float32Array");
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    if (a.ElementLength() != expected)
+      fail(std::string("'") + key + "' has " + std::to_string(a.ElementLength()) +
+           " floats, expected " + std::to_string(expected));
+    return a.Data();
+  }
+
+  size_t mul(std::initializer_list<size_t> xs) const {
+    size_t r = 1;
+    for (size_t x : xs) {
+      if (x != 0 && r > kMaxElems / x) fail("tensor too large");
+      r *= x;
+    }
+    return r;
+  }
+
+ private:
+  Napi::Env env_;
+  std::string where_;
+};
+
+void check_range(const PlanReader& r, size_t offset, size_t size, size_t arena, const char* what) {
+  if (offset > arena || size > arena - offset)
+    r.fail(std::string(what) + " [" + std::to_string(offset) + ", " +
+           std::to_string(offset + size) + ") exceeds arenaSize " + std::to_string(arena));
+}
+
+void read_spatial(const PlanReader& r, const Napi::Object& o, StepDesc* s) {
+  s->inH = r.uint(o, "inH", 1);
+  s->inW = r.uint(o, "inW", 1);
+  s->outH = r.uint(o, "outH", 1);
+  s->outW = r.uint(o, "outW", 1);
+  s->stride = r.uint(o, "stride", 1);
+  s->padTop = r.uint(o, "padTop");
+  s->padLeft = r.uint(o, "padLeft");
+}
+
+void check_pad(const PlanReader& r, const StepDesc& s, size_t k) {
+  if (s.padTop >= k || s.padLeft >= k) r.fail("padTop/padLeft must be smaller than the kernel");
+  if (s.stride > 64) r.fail("stride too large");
+}
+
+}  // namespace
+
+Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads)
+    : kernels_(kernels) {
+  PlanReader top(env, "plan");
+  inputH_ = top.uint(plan, "inputH", 1);
+  inputW_ = top.uint(plan, "inputW", 1);
+  inputC_ = top.uint(plan, "inputC", 1);
+  input_ = top.uint(plan, "input");
+  output_ = top.uint(plan, "output");
+  outputSize_ = top.uint(plan, "outputSize", 1);
+  const size_t arenaSize = top.uint(plan, "arenaSize", 1);
+  check_range(top, input_, top.mul({inputH_, inputW_, inputC_}), arenaSize, "input");
+  check_range(top, output_, outputSize_, arenaSize, "output");
+
+  const Napi::Value stepsV = plan.Get("steps");
+  if (!stepsV.IsArray()) top.fail("'steps' must be an array");
+  const Napi::Array steps = stepsV.As<Napi::Array>();
+  const uint32_t n = steps.Length();
+  if (n == 0) top.fail("'steps' is empty");
+  steps_.resize(n);
+
+  const size_t nr = kernels->gemm_nr, cb = kernels->dw_cb;
+  size_t maxScratch = 0, maxZero = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Napi::Value sv = steps.Get(i);
+    PlanReader r0(env, "step " + std::to_string(i));
+    if (!sv.IsObject()) r0.fail("not an object");
+    const Napi::Object o = sv.As<Napi::Object>();
+    const Napi::Value opV = o.Get("op");
+    const std::string op = opV.IsString() ? opV.As<Napi::String>().Utf8Value() : std::string();
+    PlanReader r(env, "step " + std::to_string(i) + " (" + (op.empty() ? "?" : op) + ")");
+    StepDesc& s = steps_[i];
+    s.act0 = s.act1 = s.act2 = act_from_code(0);
+    s.input = r.uint(o, "input");
+    s.output = r.uint(o, "output");
+    size_t inSize = 0, outSize = 0;
+
+    if (op == "conv2d") {
+      s.op = OpType::Conv2d;
+      read_spatial(r, o, &s);
+      s.kernel = r.uint(o, "kernel", 1);
+      check_pad(r, s, s.kernel);
+      s.inC = r.uint(o, "inC", 1);
+      s.outC = r.uint(o, "outC", 1);
+      s.act0 = act_from_code(r.act(o));
+      const size_t K = r.mul({s.kernel, s.kernel, s.inC});
+      const float* w = r.floats(o, "weights", r.mul({s.outC, K}));
+      const float* b = r.floats(o, "bias", s.outC);
+      pack_gemm(w, b, s.outC, K, nr, &s.w0);
+      inSize = r.mul({s.inH, s.inW, s.inC});
+      outSize = r.mul({s.outH, s.outW, s.outC});
+    } else if (op == "depthwise") {
+      s.op = OpType::Depthwise;
+      read_spatial(r, o, &s);
+      s.kernel = r.uint(o, "kernel", 1);
+      check_pad(r, s, s.kernel);
+      s.inC = s.outC = r.uint(o, "channels", 1);
+      s.act0 = act_from_code(r.act(o));
+      const float* w = r.floats(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
+      const float* b = r.floats(o, "bias", s.inC);
+      if (s.kernel == 3) {
+        pack_dw3x3(w, b, s.inC, cb, &s.w0);
+      } else {
+        s.w0.reset(s.kernel * s.kernel * s.inC);
+        std::memcpy(s.w0.data(), w, s.w0.size() * sizeof(float));
+        s.bias.reset(s.inC);
+        std::memcpy(s.bias.data(), b, s.inC * sizeof(float));
+      }
+      inSize = r.mul({s.inH, s.inW, s.inC});
+      outSize = r.mul({s.outH, s.outW, s.inC});
+    } else if (op == "pointwise") {
+      s.op = OpType::Pointwise;
+      s.inH = s.outH = r.uint(o, "h", 1);
+      s.inW = s.outW = r.uint(o, "w", 1);
+      s.inC = r.uint(o, "inC", 1);
+      s.outC = r.uint(o, "outC", 1);
+      s.act0 = act_from_code(r.act(o));
+      const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
+      const float* b = r.floats(o, "bias", s.outC);
+      pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+      inSize = r.mul({s.inH, s.inW, s.inC});
+      outSize = r.mul({s.inH, s.inW, s.outC});
+    } else if (op == "bottleneck") {
+      s.op = OpType::Bottleneck;
+      read_spatial(r, o, &s);
+      s.kernel = 3;
+      check_pad(r, s, 3);
+      s.inC = r.uint(o, "inC", 1);
+      s.expandC = r.uint(o, "expandC", 1);
+      s.outC = r.uint(o, "outC", 1);
+      s.residual = o.Get("residual").ToBoolean().Value();
+      const Napi::Value ev = o.Get("expand");
+      s.hasExpand = !(ev.IsNull() || ev.IsUndefined());
+      if (s.hasExpand) {
+        if (!ev.IsObject()) r.fail("'expand' must be an object or null");
+        const Napi::Object e = ev.As<Napi::Object>();
+        PlanReader re(env, "step " + std::to_string(i) + " (bottleneck expand)");
+        s.act0 = act_from_code(re.act(e));
+        const float* w = re.floats(e, "weights", re.mul({s.expandC, s.inC}));
+        const float* b = re.floats(e, "bias", s.expandC);
+        pack_gemm(w, b, s.expandC, s.inC, nr, &s.w0);
+      } else if (s.expandC != s.inC) {
+        r.fail("expand is null but expandC != inC");
+      }
+      {
+        PlanReader rd(env, "step " + std::to_string(i) + " (bottleneck depthwise)");
+        const Napi::Object d = r.object(o, "depthwise");
+        s.act1 = act_from_code(rd.act(d));
+        const float* w = rd.floats(d, "weights", rd.mul({9, s.expandC}));
+        const float* b = rd.floats(d, "bias", s.expandC);
+        pack_dw3x3(w, b, s.expandC, cb, &s.w1);
+      }
+      {
+        PlanReader rp(env, "step " + std::to_string(i) + " (bottleneck project)");
+        const Napi::Object p = r.object(o, "project");
+        s.act2 = act_from_code(rp.act(p));
+        const float* w = rp.floats(p, "weights", rp.mul({s.outC, s.expandC}));
+        const float* b = rp.floats(p, "bias", s.outC);
+        pack_gemm(w, b, s.outC, s.expandC, nr, &s.w2);
+      }
+      if (s.residual &&
+          (s.stride != 1 || s.inC != s.outC || s.inH != s.outH || s.inW != s.outW))
+        r.fail("residual needs stride 1 and identical input/output shapes");
+      inSize = r.mul({s.inH, s.inW, s.inC});
+      outSize = r.mul({s.outH, s.outW, s.outC});
+      r.mul({s.inW, s.expandC, s.outH, 3});  // bounds the band buffers
+      plan_bottleneck(&s);
+    } else if (op == "avgpool") {
+      s.op = OpType::AvgPool;
+      s.inH = r.uint(o, "h", 1);
+      s.inW = r.uint(o, "w", 1);
+      s.inC = s.outC = r.uint(o, "channels", 1);
+      inSize = r.mul({s.inH, s.inW, s.inC});
+      outSize = s.inC;
+    } else if (op == "fc") {
+      s.op = OpType::Fc;
+      s.inC = r.uint(o, "inC", 1);
+      s.outC = r.uint(o, "outC", 1);
+      const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
+      const float* b = r.floats(o, "bias", s.outC);
+      pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+      inSize = s.inC;
+      outSize = s.outC;
+    } else if (op == "softmax") {
+      s.op = OpType::Softmax;
+      s.inC = s.outC = r.uint(o, "n", 1);
+      inSize = outSize = s.inC;
+    } else {
+      r.fail("unknown op");
+    }
+    check_range(r, s.input, inSize, arenaSize, "input");
+    check_range(r, s.output, outSize, arenaSize, "output");
+    if (s.input < s.output + outSize && s.output < s.input + inSize)
+      r.fail("output overlaps input");
+    const size_t sf = scratch_floats(s), zf = zero_floats(s);
+    maxScratch = sf > maxScratch ? sf : maxScratch;
+    maxZero = zf > maxZero ? zf : maxZero;
+  }
+
+  if (threads == 0) threads = 1;
+  arena_.reset(arenaSize);
+  zero_.reset(maxZero == 0 ? 1 : maxZero);
+  scratch_.resize(threads);
+  scratchPtrs_.resize(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    if (maxScratch > 0) scratch_[t].reset(maxScratch);
+    scratchPtrs_[t] = scratch_[t].data();
+  }
+  scratchBytes_ = threads * maxScratch * sizeof(float);
+  pool_.reset(new ThreadPool(threads));
+}
+
+void Model::run(const float* input, float* output, double* stepMillis) {
+  float* arena = arena_.data();
+  std::memcpy(arena + input_, input, inputSize() * sizeof(float));
+  const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data()};
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const StepDesc& s = steps_[i];
+    const auto start = std::chrono::steady_clock::now();
+    switch (s.op) {
+      case OpType::Conv2d:
+        run_conv2d(ctx, s, arena);
+        break;
+      case OpType::Depthwise:
+        run_depthwise(ctx, s, arena);
+        break;
+      case OpType::Pointwise:
+        run_pointwise(ctx, s, arena);
+        break;
+      case OpType::Bottleneck:
+        run_bottleneck(ctx, s, arena);
+        break;
+      case OpType::AvgPool:
+        run_avgpool(ctx, s, arena);
+        break;
+      case OpType::Fc:
+        run_fc(ctx, s, arena);
+        break;
+      case OpType::Softmax:
+        run_softmax(ctx, s, arena);
+        break;
+    }
+    if (stepMillis != nullptr) {
+      const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+      stepMillis[i] = took.count();
+    }
+  }
+  std::memcpy(output, arena + output_, outputSize_ * sizeof(float));
+}
+
+}  // namespace mn

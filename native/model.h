@@ -1,0 +1,53 @@
+// A compiled plan: repacked weights, the activation arena, per-thread scratch and the thread pool,
+// all allocated once at construction. run() executes the whole plan; callers serialise run()
+// with `mutex` (the arena and scratch are shared state).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <napi.h>
+
+#include "isa.h"
+#include "ops/ops.h"
+#include "thread_pool.h"
+
+
+namespace mn {
+
+class Model {
+ public:
+  // Parses and validates `plan` (throws Napi::Error naming the step on any inconsistency),
+  // repacks every weight for `kernels`, allocates arena + scratch, starts threads-1 workers.
+  Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads);
+
+  // input: inputSize() floats; output: outputSize() floats. Caller holds `mutex`.
+  // stepMillis, when given, receives the wall time of each step (stepCount() values).
+  void run(const float* input, float* output, double* stepMillis = nullptr);
+
+  size_t stepCount() const { return steps_.size(); }
+  size_t inputSize() const { return inputH_ * inputW_ * inputC_; }
+  size_t outputSize() const { return outputSize_; }
+  size_t arenaBytes() const { return arena_.size() * sizeof(float); }
+  size_t scratchBytes() const { return scratchBytes_; }
+  size_t threads() const { return pool_->size(); }
+  const char* isa() const { return kernels_->name; }
+
+  std::mutex mutex;
+
+ private:
+  const Kernels* kernels_;
+  size_t inputH_ = 0, inputW_ = 0, inputC_ = 0, input_ = 0, output_ = 0, outputSize_ = 0;
+  std::vector<StepDesc> steps_;
+  AlignedBuffer arena_;
+  AlignedBuffer zero_;
+  std::vector<AlignedBuffer> scratch_;
+  std::vector<float*> scratchPtrs_;
+  size_t scratchBytes_ = 0;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace mn

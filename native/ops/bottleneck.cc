@@ -1,0 +1,87 @@
+// Fused inverted-residual block: expand 1x1 (act) -> depthwise 3x3 (act) -> project 1x1 (linear)
+// [+ residual]. The expanded tensor never exists whole. Each thread sweeps its output rows in
+// bands of up to `bandRows` rows:
+//   1. the input rows the band needs are expanded into a ring of `ringRows` expanded rows
+//      (slot = row % ringRows). Rows kept from the previous band are not recomputed, and the new
+//      ones are expanded with at most two GEMM calls (contiguous runs of slots), so the expand
+//      weights are streamed once per band, not once per row;
+//   2. the depthwise kernel writes the band's rows into a band buffer;
+//   3. one GEMM projects the whole band straight into the output, the residual add fused in its
+//      store.
+// bandRows is chosen so ring + band buffer stay around L2 size (small late layers take the whole
+// image in one band). Without expansion the input rows are used as they are. Threads split output
+// rows; a thread boundary costs at most 2 extra expanded rows.
+#include "ops.h"
+
+namespace mn {
+
+namespace {
+const size_t kBandBudgetFloats = 128 * 1024;  // 512 KB per thread for ring + band
+}
+
+void plan_bottleneck(StepDesc* s) {
+  const size_t expRow = s->inW * s->expandC;
+  const size_t dwRow = s->outW * s->expandC;
+  size_t r = s->outH;
+  for (; r > 1; --r) {
+    const size_t ring = s->hasExpand ? ((r - 1) * s->stride + 3) * expRow : 0;
+    if (ring + r * dwRow <= kBandBudgetFloats) break;
+  }
+  s->bandRows = r;
+  s->ringRows = (r - 1) * s->stride + 3;
+}
+
+void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
+  const float* in = arena + s.input;
+  float* out = arena + s.output;
+  const size_t inRow = s.inW * s.inC;
+  const size_t expRow = s.inW * s.expandC;
+  const size_t dwRow = s.outW * s.expandC;
+  const size_t R = s.bandRows, N = s.ringRows;
+  const ptrdiff_t inH = (ptrdiff_t)s.inH;
+  const GemmFn gemm = ctx.k->gemm;
+  parallel_for(*ctx.pool, s.outH, [&](size_t tid, size_t y0, size_t y1) {
+    float* ring = ctx.scratch[tid];                              // N * expRow (with expand)
+    float* band = ring + (s.hasExpand ? N * expRow : 0);         // R * dwRow
+    ptrdiff_t haveHi = -1;  // ring holds expanded rows [lo of the current band, haveHi]
+    for (size_t oy0 = y0; oy0 < y1; oy0 += R) {
+      const size_t r = y1 - oy0 < R ? y1 - oy0 : R;
+      if (s.hasExpand) {
+        ptrdiff_t lo = (ptrdiff_t)(oy0 * s.stride) - (ptrdiff_t)s.padTop;
+        ptrdiff_t hi = (ptrdiff_t)((oy0 + r - 1) * s.stride + 2) - (ptrdiff_t)s.padTop;
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > inH - 1 ? inH - 1 : hi;
+        ptrdiff_t row = lo > haveHi + 1 ? lo : haveHi + 1;
+        while (row <= hi) {
+          const size_t slot = (size_t)row % N;
+          size_t cnt = (size_t)(hi - row + 1);
+          if (cnt > N - slot) cnt = N - slot;
+          gemm(cnt * s.inW, s.expandC, s.inC, in + (size_t)row * inRow, s.inC, s.w0.data(),
+               ring + slot * expRow, s.expandC, nullptr, 0, s.act0.min, s.act0.max);
+          row += (ptrdiff_t)cnt;
+          haveHi = row - 1;
+        }
+      }
+      for (size_t j = 0; j < r; ++j) {
+        const size_t oy = oy0 + j;
+        const float* rows[3];
+        for (size_t ky = 0; ky < 3; ++ky) {
+          const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.padTop;
+          if (iy < 0 || iy >= inH)
+            rows[ky] = ctx.zero;
+          else if (s.hasExpand)
+            rows[ky] = ring + ((size_t)iy % N) * expRow;
+          else
+            rows[ky] = in + (size_t)iy * inRow;
+        }
+        ctx.k->dw3x3(rows, s.inW, s.stride, s.padLeft, s.outW, s.expandC, s.w1.data(),
+                     band + j * dwRow, s.act1.min, s.act1.max);
+      }
+      const float* res = s.residual ? in + oy0 * inRow : nullptr;
+      gemm(r * s.outW, s.outC, s.expandC, band, s.expandC, s.w2.data(),
+           out + oy0 * s.outW * s.outC, s.outC, res, s.inC, s.act2.min, s.act2.max);
+    }
+  });
+}
+
+}  // namespace mn

@@ -1,0 +1,111 @@
+// Operators: plan one step's work across threads and call the per-ISA microkernels.
+// Generic code (compiled without ISA flags).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "../kernels.h"
+#include "../thread_pool.h"
+
+namespace mn {
+
+// 64-byte aligned float buffer.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t n) { reset(n); }
+  ~AlignedBuffer() { release(); }
+  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  void reset(size_t n);  // zero-filled; throws std::bad_alloc
+  void release();
+  float* data() { return p_; }
+  const float* data() const { return p_; }
+  size_t size() const { return n_; }
+
+ private:
+  float* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+enum class OpType { Conv2d, Depthwise, Pointwise, Bottleneck, AvgPool, Fc, Softmax };
+
+struct Act {
+  float min;
+  float max;
+};
+Act act_from_code(int code);
+
+// One resolved step. Field use per op:
+//  conv2d:     inH inW outH outW stride padTop padLeft kernel inC outC act0 w0 (gemm panels, K=k*k*inC)
+//  depthwise:  inH inW outH outW stride padTop padLeft kernel inC(=channels) act0
+//              w0 (kernel==3: dw blocks; else raw [k,k,C]) bias (raw, kernel!=3 only)
+//  pointwise:  inH=h inW=w inC outC act0 w0 (gemm panels)
+//  bottleneck: inH inW outH outW stride padTop padLeft inC expandC outC residual hasExpand
+//              act0/w0 expand (gemm), act1/w1 depthwise (dw blocks), act2/w2 project (gemm)
+//  avgpool:    inH=h inW=w inC(=channels)
+//  fc:         inC outC w0 (gemm panels)
+//  softmax:    inC(=n)
+struct StepDesc {
+  OpType op = OpType::Softmax;
+  size_t input = 0, output = 0;
+  size_t inH = 1, inW = 1, outH = 1, outW = 1, stride = 1, padTop = 0, padLeft = 0, kernel = 1;
+  size_t inC = 0, expandC = 0, outC = 0;
+  bool residual = false, hasExpand = false;
+  size_t bandRows = 1, ringRows = 3;  // bottleneck: output rows per band, expanded rows in the ring
+  Act act0{}, act1{}, act2{};
+  AlignedBuffer w0, w1, w2, bias;
+};
+
+// Weight packing (copies).
+// src [n][k] row-major + bias [n] -> panels of nr: [nr bias][k][nr], zero padded.
+void pack_gemm(const float* src, const float* bias, size_t n, size_t k, size_t nr,
+               AlignedBuffer* out);
+// src [3][3][C] + bias [C] -> blocks of cb channels: [cb bias][9][cb], zero padded.
+void pack_dw3x3(const float* src, const float* bias, size_t channels, size_t cb,
+                AlignedBuffer* out);
+
+struct ExecContext {
+  const Kernels* k;
+  ThreadPool* pool;
+  float* const* scratch;  // one buffer per thread
+  const float* zero;      // read-only zeros, >= max row size of any depthwise input
+};
+
+// Per-thread scratch floats each op needs (0 if none).
+size_t scratch_floats(const StepDesc& s);
+// Floats of zeros a step needs to read (a padding row).
+size_t zero_floats(const StepDesc& s);
+
+// Chooses bandRows / ringRows of a bottleneck step (needs shapes and hasExpand).
+void plan_bottleneck(StepDesc* s);
+
+void run_conv2d(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_depthwise(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_pointwise(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_avgpool(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_fc(const ExecContext& ctx, const StepDesc& s, float* arena);
+void run_softmax(const ExecContext& ctx, const StepDesc& s, float* arena);
+
+// Static split of [0, n) over the pool: f(tid, begin, end) on every thread with work.
+template <class F>
+void parallel_for(ThreadPool& pool, size_t n, F&& f) {
+  const size_t t = pool.size();
+  if (t == 1 || n <= 1) {
+    if (n > 0) f(size_t(0), size_t(0), n);
+    return;
+  }
+  const size_t nt = n < t ? n : t;
+  auto body = [&](size_t tid) {
+    if (tid >= nt) return;
+    const size_t b = n * tid / nt, e = n * (tid + 1) / nt;
+    if (b < e) f(tid, b, e);
+  };
+  pool.run(body);
+}
+
+}  // namespace mn

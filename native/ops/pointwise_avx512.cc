@@ -1,0 +1,106 @@
+// AVX-512 GEMM microkernel: 7 pixels x 32 output channels (14 zmm accumulators), weights packed
+// in 32-wide panels [bias][k][32]. Channel tails by store masks (the packed panel is zero padded),
+// pixel tails by smaller instantiations of the same template. Bias + clamp (+ residual) fused.
+// Compiled with -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma; only called after dispatch.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#include <stddef.h>
+
+#include "../kernels.h"
+
+namespace mn {
+namespace {
+
+const size_t MR = kAvx512MR;
+const size_t NR = kAvx512NR;
+
+template <int R, int NV>
+void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
+          const float* res, size_t res_stride, __mmask16 m0, __mmask16 m1, __m512 vmin,
+          __m512 vmax) {
+  __m512 acc[R][NV];
+  {
+    const __m512 b0 = _mm512_load_ps(w);
+    const __m512 b1 = NV > 1 ? _mm512_load_ps(w + 16) : b0;
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      acc[i][0] = b0;
+      if (NV > 1) acc[i][NV - 1] = b1;
+    }
+  }
+  w += NR;
+  const float* ap[R];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; ++i) ap[i] = a + i * a_stride;
+  for (size_t p = 0; p < k; ++p) {
+    const __m512 w0 = _mm512_load_ps(w);
+    const __m512 w1 = NV > 1 ? _mm512_load_ps(w + 16) : w0;
+    w += NR;
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      const __m512 av = _mm512_set1_ps(ap[i][p]);
+      acc[i][0] = _mm512_fmadd_ps(av, w0, acc[i][0]);
+      if (NV > 1) acc[i][NV - 1] = _mm512_fmadd_ps(av, w1, acc[i][NV - 1]);
+    }
+  }
+  if (res == nullptr) {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      float* ci = c + i * c_stride;
+      _mm512_mask_storeu_ps(ci, m0, _mm512_min_ps(_mm512_max_ps(acc[i][0], vmin), vmax));
+      if (NV > 1)
+        _mm512_mask_storeu_ps(ci + 16, m1,
+                              _mm512_min_ps(_mm512_max_ps(acc[i][NV - 1], vmin), vmax));
+    }
+  } else {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+      float* ci = c + i * c_stride;
+      const float* ri = res + i * res_stride;
+      __m512 v0 = _mm512_min_ps(_mm512_max_ps(acc[i][0], vmin), vmax);
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ri));
+      _mm512_mask_storeu_ps(ci, m0, v0);
+      if (NV > 1) {
+        __m512 v1 = _mm512_min_ps(_mm512_max_ps(acc[i][NV - 1], vmin), vmax);
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ri + 16));
+        _mm512_mask_storeu_ps(ci + 16, m1, v1);
+      }
+    }
+  }
+}
+
+typedef void (*TileFn)(size_t, const float*, size_t, const float*, float*, size_t, const float*,
+                       size_t, __mmask16, __mmask16, __m512, __m512);
+const TileFn kTiles[2][MR + 1] = {
+    {nullptr, tile<1, 1>, tile<2, 1>, tile<3, 1>, tile<4, 1>, tile<5, 1>, tile<6, 1>, tile<7, 1>},
+    {nullptr, tile<1, 2>, tile<2, 2>, tile<3, 2>, tile<4, 2>, tile<5, 2>, tile<6, 2>, tile<7, 2>},
+};
+
+inline __mmask16 tail_mask(size_t count) {
+  return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
+}
+
+}  // namespace
+
+void gemm_avx512(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
+                 float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
+                 float maxv) {
+  const __m512 vmin = _mm512_set1_ps(minv);
+  const __m512 vmax = _mm512_set1_ps(maxv);
+  const size_t panel = NR * (k + 1);
+  for (size_t n0 = 0; n0 < n; n0 += NR, w += panel) {
+    const size_t nc = n - n0 < NR ? n - n0 : NR;
+    const __mmask16 m0 = tail_mask(nc);
+    const __mmask16 m1 = nc > 16 ? tail_mask(nc - 16) : (__mmask16)0;
+    const TileFn* tiles = kTiles[nc > 16 ? 1 : 0];
+    for (size_t r0 = 0; r0 < m; r0 += MR) {
+      const size_t mr = m - r0 < MR ? m - r0 : MR;
+      tiles[mr](k, a + r0 * a_stride, a_stride, w, c + r0 * c_stride + n0, c_stride,
+                res != nullptr ? res + r0 * res_stride + n0 : nullptr, res_stride, m0, m1, vmin,
+                vmax);
+    }
+  }
+}
+
+}  // namespace mn
+#endif

@@ -1,0 +1,59 @@
+// Portable GEMM microkernel (no ISA flags): 4 pixels x 8 output channels, plain loops that the
+// compiler may auto-vectorise with the baseline ISA. Bias + clamp (+ residual) fused in the store.
+#include <stddef.h>
+
+#include "../kernels.h"
+
+namespace mn {
+namespace {
+
+const size_t MR = kScalarMR;
+const size_t NR = kScalarNR;
+
+template <int R>
+void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
+          const float* res, size_t res_stride, size_t nc, float minv, float maxv) {
+  float acc[R][NR];
+  for (int i = 0; i < R; ++i)
+    for (size_t j = 0; j < NR; ++j) acc[i][j] = w[j];
+  w += NR;
+  for (size_t p = 0; p < k; ++p) {
+    for (int i = 0; i < R; ++i) {
+      const float av = a[i * a_stride + p];
+      for (size_t j = 0; j < NR; ++j) acc[i][j] += av * w[j];
+    }
+    w += NR;
+  }
+  for (int i = 0; i < R; ++i) {
+    float* ci = c + i * c_stride;
+    for (size_t j = 0; j < nc; ++j) {
+      float v = acc[i][j];
+      v = v < minv ? minv : v;
+      v = v > maxv ? maxv : v;
+      if (res != nullptr) v += res[i * res_stride + j];
+      ci[j] = v;
+    }
+  }
+}
+
+typedef void (*TileFn)(size_t, const float*, size_t, const float*, float*, size_t, const float*,
+                       size_t, size_t, float, float);
+const TileFn kTiles[MR + 1] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>};
+
+}  // namespace
+
+void gemm_scalar(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
+                 float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
+                 float maxv) {
+  const size_t panel = NR * (k + 1);
+  for (size_t n0 = 0; n0 < n; n0 += NR, w += panel) {
+    const size_t nc = n - n0 < NR ? n - n0 : NR;
+    for (size_t m0 = 0; m0 < m; m0 += MR) {
+      const size_t mr = m - m0 < MR ? m - m0 : MR;
+      kTiles[mr](k, a + m0 * a_stride, a_stride, w, c + m0 * c_stride + n0, c_stride,
+                 res != nullptr ? res + m0 * res_stride + n0 : nullptr, res_stride, nc, minv, maxv);
+    }
+  }
+}
+
+}  // namespace mn

@@ -1,0 +1,184 @@
+import { Option, type Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { loadModel, type Classifier } from '../classifier.js';
+import { stepMacs } from '../engine/cost.js';
+import type { Step } from '../engine/plan.js';
+import { createRandomModel, seededRandom } from '../model/random-model.js';
+import type { Arch } from '../model/spec.js';
+import { positiveInteger } from './options.js';
+import { fail, warnOnce } from './process.js';
+import { percentile } from './stats.js';
+
+interface BenchFlags {
+  arch: Arch;
+  alpha: number;
+  resolution: number;
+  model?: string;
+  threads: number;
+  runs: number;
+  warmup: number;
+  batch: number;
+  backend: 'native' | 'reference';
+  json?: boolean;
+  profile?: boolean;
+}
+
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0)) throw new Error(`expected a number > 0, got '${value}'`);
+  return parsed;
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure inference speed and memory (random weights unless --model is given)')
+    .addOption(new Option('--arch <v1|v2>', 'architecture').choices(['v1', 'v2']).default('v2'))
+    .option('--alpha <a>', 'width multiplier', positiveNumber, 1)
+    .option('--resolution <px>', 'input height and width', positiveInteger, 224)
+    .option('-m, --model <name|file>', 'benchmark a real model file instead of random weights')
+    .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
+    .option('--runs <n>', 'timed runs', positiveInteger, 100)
+    .option('--warmup <n>', 'untimed runs first', positiveInteger, 10)
+    .option('--batch <n>', 'images per timed run (run back to back)', positiveInteger, 1)
+    .addOption(new Option('--backend <name>', 'inference backend').choices(['native', 'reference']).default('native'))
+    .option('--json', 'print the results as JSON')
+    .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
+    .action(async (flags: BenchFlags) => {
+      const loadStart = performance.now();
+      const spec = flags.model ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
+      const model = await loadModel(spec ?? flags.model, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce }).catch(fail);
+      const loadMs = performance.now() - loadStart;
+      try {
+        const report = await measure(model, flags, loadMs);
+        process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+      } finally {
+        model.dispose();
+      }
+    });
+}
+
+interface LayerProfile {
+  step: number;
+  op: string;
+  shape: string;
+  ms: number;
+  macs: number;
+  gflops: number;
+}
+
+interface BenchReport {
+  model: string;
+  backend: string;
+  isa: string;
+  threads: number;
+  batch: number;
+  runs: number;
+  loadMs: number;
+  firstMs: number;
+  medianMs: number;
+  p90Ms: number;
+  p99Ms: number;
+  imagesPerSecond: number;
+  gflops: number;
+  macs: number;
+  activationMiB: number;
+  peakRssMiB: number;
+  layers?: LayerProfile[];
+}
+
+async function measure(model: Classifier, flags: BenchFlags, loadMs: number): Promise<BenchReport> {
+  const { spec, plan, backend } = model;
+  const random = seededRandom(7);
+  const input = Float32Array.from({ length: plan.inputH * plan.inputW * plan.inputC }, () => random() * 2 - 1);
+  const runBatch = async () => {
+    for (let i = 0; i < flags.batch; i++) await model.predict(input);
+  };
+
+  let start = performance.now();
+  await model.predict(input);
+  const firstMs = performance.now() - start;
+  for (let i = 0; i < flags.warmup; i++) await runBatch();
+  const times: number[] = [];
+  for (let i = 0; i < flags.runs; i++) {
+    start = performance.now();
+    await runBatch();
+    times.push(performance.now() - start);
+  }
+
+  const macs = plan.steps.reduce((sum, step) => sum + stepMacs(step), 0);
+  const medianMs = percentile(times, 50);
+  const layers = flags.profile ? await profileLayers(model, input, flags.runs) : undefined;
+  return {
+    model: flags.model ?? `mobilenet_${spec.arch}_${spec.alpha}_${spec.resolution} (random weights)`,
+    backend: backend.name,
+    isa: backend.isa,
+    threads: backend.threads,
+    batch: flags.batch,
+    runs: flags.runs,
+    loadMs,
+    firstMs,
+    medianMs,
+    p90Ms: percentile(times, 90),
+    p99Ms: percentile(times, 99),
+    imagesPerSecond: (flags.batch * 1000) / medianMs,
+    gflops: (2 * macs * flags.batch) / (medianMs * 1e6),
+    macs,
+    activationMiB: backend.activationBytes / 2 ** 20,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    layers,
+  };
+}
+
+/** Median time of each step over several profiled runs. */
+async function profileLayers(model: Classifier, input: Float32Array, runs: number): Promise<LayerProfile[]> {
+  const samples: Float64Array[] = [];
+  for (let i = 0; i < Math.min(runs, 50); i++) samples.push(await model.backend.profile(input));
+  return model.plan.steps.map((step, index) => {
+    const ms = percentile(samples.map((s) => s[index]), 50);
+    const macs = stepMacs(step);
+    return { step: index, op: step.op, shape: describeStep(step), ms, macs, gflops: (2 * macs) / (ms * 1e6) };
+  });
+}
+
+function describeStep(step: Step): string {
+  switch (step.op) {
+    case 'conv2d':
+      return `${step.inH}×${step.inW}×${step.inC} → ${step.outH}×${step.outW}×${step.outC} /${step.stride}`;
+    case 'depthwise':
+      return `${step.inH}×${step.inW}×${step.channels} /${step.stride}`;
+    case 'pointwise':
+      return `${step.h}×${step.w}×${step.inC} → ${step.outC}`;
+    case 'bottleneck':
+      return `${step.inH}×${step.inW}×${step.inC} → ${step.expandC} → ${step.outH}×${step.outW}×${step.outC} /${step.stride}${step.residual ? ' +' : ''}`;
+    case 'avgpool':
+      return `${step.h}×${step.w}×${step.channels}`;
+    case 'fc':
+      return `${step.inC} → ${step.outC}`;
+    case 'softmax':
+      return `${step.n}`;
+  }
+}
+
+function formatReport(r: BenchReport): string {
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  const lines = [
+    `model            ${r.model}`,
+    `backend          ${r.backend} (${r.isa}), ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.batch}`,
+    `load             ${ms(r.loadMs)}`,
+    `first inference  ${ms(r.firstMs)}`,
+    `latency          median ${ms(r.medianMs)}, p90 ${ms(r.p90Ms)}, p99 ${ms(r.p99Ms)} (${r.runs} runs)`,
+    `throughput       ${r.imagesPerSecond.toFixed(1)} images/s`,
+    `compute          ${(r.macs / 1e6).toFixed(1)} M multiply-adds, ${r.gflops.toFixed(1)} GFLOP/s`,
+    `memory           activations ${r.activationMiB.toFixed(2)} MiB, peak RSS ${r.peakRssMiB.toFixed(1)} MiB`,
+  ];
+  if (r.layers) {
+    lines.push('', ' step  op          shape                                       ms   M MACs  GFLOP/s');
+    for (const l of r.layers) {
+      lines.push(
+        `${String(l.step).padStart(5)}  ${l.op.padEnd(10)}  ${l.shape.padEnd(40)} ${l.ms.toFixed(3).padStart(7)} ${(l.macs / 1e6).toFixed(2).padStart(8)} ${(l.macs ? l.gflops.toFixed(1) : '-').padStart(8)}`,
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,72 @@
+// Real pretrained models on real photos: the answers of ../shared/images/README.md (computed
+// independently in fp32 with dequantized weights) must hold on both backends, and the two backends
+// must agree with each other.
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadModel, type Classifier } from '../src/classifier.js';
+import type { BackendName } from '../src/engine/backend.js';
+import { imagePath, modelPath, requireShared, SHARED_MODELS } from './helpers/shared.js';
+
+const run = requireShared();
+
+const TABLE = [
+  { image: 'grace_hopper.bmp', model: 'mobilenet_v2_1.0_224_quant', top1: 653, label: 'military uniform', score: 0.93 },
+  { image: 'grace_hopper.bmp', model: 'tf2_mobilenet_v2_1.0_224_ptq', top1: 653, label: 'military uniform', score: 0.72 },
+  { image: 'grace_hopper.bmp', model: 'mobilenet_v1_0.75_192_quant', top1: 653, label: 'military uniform', score: 0.28 },
+  { image: 'grace_hopper.bmp', model: 'mobilenet_v1_0.5_160_quant', top1: 401, label: 'academic gown', score: 0.27 },
+  { image: 'grace_hopper.bmp', model: 'mobilenet_v1_0.25_128_quant', top1: 401, label: 'academic gown', score: 0.36 },
+  { image: 'parrot.jpg', model: 'mobilenet_v1_0.25_128_quant', top1: 89, label: 'macaw', score: 0.74 },
+  { image: 'parrot.jpg', model: 'mobilenet_v1_0.5_160_quant', top1: 89, label: 'macaw' },
+  { image: 'parrot.jpg', model: 'mobilenet_v1_0.75_192_quant', top1: 89, label: 'macaw' },
+  { image: 'parrot.jpg', model: 'mobilenet_v2_1.0_224_quant', top1: 89, label: 'macaw', score: 0.998 },
+  { image: 'parrot.jpg', model: 'tf2_mobilenet_v2_1.0_224_ptq', top1: 89, label: 'macaw' },
+  { image: 'owl.jpg', model: 'mobilenet_v2_1.0_224_quant', top1: 83, label: 'ruffed grouse', score: 0.68 },
+  { image: 'kite_and_cold.jpg', model: 'mobilenet_v2_1.0_224_quant', top1: 979, label: 'seashore', score: 0.49 },
+];
+const PHOTOS = ['grace_hopper.bmp', 'parrot.jpg', 'owl.jpg', 'kite_and_cold.jpg'];
+// "Within a few points" of the independent computation (resizers differ slightly).
+const SCORE_TOLERANCE = 0.05;
+
+const classifiers = new Map<string, Promise<Classifier>>();
+function classifier(model: string, backend: BackendName): Promise<Classifier> {
+  const key = `${model}/${backend}`;
+  if (!classifiers.has(key)) classifiers.set(key, loadModel(modelPath(model), { backend, threads: 2 }));
+  return classifiers.get(key)!;
+}
+afterAll(async () => {
+  for (const loading of classifiers.values()) (await loading).dispose();
+});
+
+describe.skipIf(!run)('accuracy on the shared photos', () => {
+  it('loads the native backend by default', async () => {
+    const model = await loadModel(modelPath('mobilenet_v1_0.25_128_quant'));
+    expect(model.backend.name).toBe('native');
+    model.dispose();
+  });
+
+  for (const backend of ['native', 'reference'] as const) {
+    for (const row of TABLE) {
+      it(`${backend}: ${row.image} with ${row.model} → ${row.label}`, async () => {
+        const model = await classifier(row.model, backend);
+        const [top] = await model.classify(imagePath(row.image), { topK: 5 });
+        expect(top.index).toBe(row.top1);
+        expect(top.label.split(',')[0]).toBe(row.label);
+        if (row.score !== undefined) expect(Math.abs(top.score - row.score)).toBeLessThanOrEqual(SCORE_TOLERANCE);
+      }, 60_000);
+    }
+  }
+
+  for (const model of SHARED_MODELS) {
+    it(`native and reference agree on every photo with ${model}`, async () => {
+      const native = await classifier(model, 'native');
+      const reference = await classifier(model, 'reference');
+      for (const photo of PHOTOS) {
+        const input = await native.prepare(imagePath(photo));
+        const [a, b] = [await native.predict(input), await reference.predict(input)];
+        expect(native.topK(a).map((p) => p.index)).toEqual(reference.topK(b).map((p) => p.index));
+        let maxDiff = 0;
+        for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+        expect(maxDiff).toBeLessThan(1e-4);
+      }
+    }, 120_000);
+  }
+});
