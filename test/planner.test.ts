@@ -45,6 +45,14 @@ describe('planModel', () => {
     expect(plan.arenaSize).toBe(112 * 112 * (32 + 16));
   });
 
+  it('runs each v1 depthwise + pointwise pair as one fused step', () => {
+    const plan = planModel(createRandomModel({ arch: 'v1', resolution: 224 }));
+    expect(plan.steps.map((s) => s.op)).toEqual(['conv2d', ...Array(13).fill('bottleneck'), 'avgpool', 'fc', 'softmax']);
+    expect(plan.steps[1]).toMatchObject({ inC: 32, expandC: 32, outC: 64, expand: null, residual: false, stride: 1 });
+    // Stem output + first block output: the 112×112×32 depthwise output is never stored.
+    expect(plan.arenaSize).toBe(112 * 112 * (32 + 64));
+  });
+
   it('refuses weights of the wrong size, naming the layer', () => {
     const spec: ModelSpec = createRandomModel({ arch: 'v1', alpha: 0.25, resolution: 32 });
     const layer = spec.layers[3];

@@ -118,6 +118,41 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
 
 const size = (t: Tensor) => t.h * t.w * t.c;
 
+interface Lowered {
+  step: UnplacedStep;
+  in: Tensor;
+  out: Tensor;
+}
+
+/**
+ * A depthwise conv followed by a pointwise one (MobileNet v1's block) runs as a bottleneck without
+ * expansion: the fused kernel keeps the depthwise output in cache instead of writing it whole.
+ */
+function fuseDepthwiseSeparable(lowered: Lowered[]): Lowered[] {
+  const fused: Lowered[] = [];
+  for (let i = 0; i < lowered.length; i++) {
+    const dw = lowered[i].step;
+    const pw = lowered[i + 1]?.step;
+    if (dw.op !== 'depthwise' || pw?.op !== 'pointwise') {
+      fused.push(lowered[i]);
+      continue;
+    }
+    const { inH, inW, outH, outW, stride, padTop, padLeft, channels } = dw;
+    fused.push({
+      step: {
+        op: 'bottleneck', inH, inW, outH, outW, stride, padTop, padLeft,
+        inC: channels, expandC: channels, outC: pw.outC, residual: false, expand: null,
+        depthwise: { weights: dw.weights, bias: dw.bias, act: dw.act },
+        project: { weights: pw.weights, bias: pw.bias, act: pw.act },
+      },
+      in: lowered[i].in,
+      out: lowered[i + 1].out,
+    });
+    i++;
+  }
+  return fused;
+}
+
 /**
  * Each step reads one tensor and writes the next, so a chain needs only two live tensors: they are
  * kept at opposite ends of the arena, which then holds max(input + output) over the steps.
@@ -128,13 +163,14 @@ export function planModel(spec: ModelSpec): Plan {
 
 export function planLayers(layers: Layer[], input: Tensor): Plan {
   if (layers.length === 0) throw new PlanError('a model needs at least one layer');
-  const lowered: { step: UnplacedStep; in: Tensor; out: Tensor }[] = [];
+  const separate: Lowered[] = [];
   let current = input;
   layers.forEach((layer, index) => {
     const { step, out } = lower(layer, current, `layer ${index} (${layer.type})`);
-    lowered.push({ step, in: current, out });
+    separate.push({ step, in: current, out });
     current = out;
   });
+  const lowered = fuseDepthwiseSeparable(separate);
   const arenaSize = Math.max(...lowered.map((l) => size(l.in) + size(l.out)));
   const offsetAt = (end: 0 | 1, floats: number) => (end === 0 ? 0 : arenaSize - floats);
 
