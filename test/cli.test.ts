@@ -130,3 +130,32 @@ describe.skipIf(!run)('mobilenet classify', () => {
     expect(result.stdout).toMatch(/macaw/);
   }, 60_000);
 });
+
+describe('mobilenet bench', () => {
+  it('measures a random-weight model without any file and reports every figure', async () => {
+    const result = await mobilenet(['bench', '--arch', 'v2', '--alpha', '0.5', '--resolution', '96', '--runs', '5', '--warmup', '1', '--threads', '1', '--json', '--profile']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ backend: 'native', threads: 1, batch: 1, runs: 5 });
+    for (const key of ['loadMs', 'firstMs', 'medianMs', 'p90Ms', 'p99Ms', 'imagesPerSecond', 'gflops', 'activationMiB', 'peakRssMiB']) {
+      expect(report[key], key).toBeGreaterThan(0);
+    }
+    expect(report.medianMs).toBeLessThanOrEqual(report.p90Ms);
+    expect(report.p90Ms).toBeLessThanOrEqual(report.p99Ms);
+    // v2 α 0.5 at 96 px: stem + 17 bottlenecks + last conv + pool + fc + softmax.
+    expect(report.layers.map((l: { op: string }) => l.op)).toEqual([
+      'conv2d', ...Array(17).fill('bottleneck'), 'pointwise', 'avgpool', 'fc', 'softmax',
+    ]);
+    const macs = report.layers.reduce((sum: number, l: { macs: number }) => sum + l.macs, 0);
+    expect(macs).toBe(report.macs);
+  }, 60_000);
+
+  it.skipIf(!run)('prints a readable report for a real model file', async () => {
+    const result = await mobilenet(['bench', '--model', 'mobilenet_v1_0.25_128_quant', '--runs', '3', '--warmup', '1']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^model +mobilenet_v1_0\.25_128_quant$/m);
+    expect(result.stdout).toMatch(/^latency +median [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms \(3 runs\)$/m);
+    expect(result.stdout).toMatch(/^memory +activations [\d.]+ MiB, peak RSS [\d.]+ MiB$/m);
+  }, 60_000);
+});
