@@ -1,11 +1,19 @@
-// Persistent fork-join pool: size()-1 worker threads plus the calling thread (tid 0).
-// size() == 1 spawns nothing and run() just calls the function inline.
+// Persistent pool: size()-1 worker threads plus the calling thread (tid 0).
+// size() == 1 spawns nothing and every job runs inline on the caller.
+//
+// Jobs are ranges of n items handed out dynamically, so that a thread that is late (preempted by
+// another process, still waking up) does not hold the others back: every thread starts on its own
+// contiguous share (owner claims `grain` items at a time from the front, so consecutive chunks of
+// one thread are adjacent and operators can carry state such as a ring of expanded rows across
+// them), and a thread whose share is exhausted steals chunks from the back of another thread's
+// remaining share. The caller works too and only waits for chunks other threads have actually claimed.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -14,6 +22,9 @@ namespace mn {
 
 class ThreadPool {
  public:
+  // fn(ctx, tid, begin, end): process items [begin, end) on thread tid (tid < size()).
+  typedef void (*RangeFn)(void* ctx, size_t tid, size_t begin, size_t end);
+
   explicit ThreadPool(size_t threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -21,29 +32,47 @@ class ThreadPool {
 
   size_t size() const { return size_; }
 
-  // Calls fn(ctx, tid) once for every tid in [0, size()) and returns when all are done.
-  // Not reentrant: one run() at a time (the Model serialises inferences).
-  void run(void (*fn)(void*, size_t), void* ctx);
+  // Calls fn on disjoint chunks covering [0, n) (chunks of about `grain` items, possibly fewer or
+  // more) and returns when all are done. A thread may get several chunks; with size() == 1 (or
+  // n <= grain) it is a single fn(ctx, 0, 0, n) on the caller. Not reentrant: one job at a time
+  // (the Model serialises inferences).
+  void parallel(size_t n, size_t grain, RangeFn fn, void* ctx);
 
   template <class F>
-  void run(F& f) {
-    run([](void* c, size_t tid) { (*static_cast<F*>(c))(tid); }, &f);
+  void parallel(size_t n, size_t grain, F& f) {
+    parallel(
+        n, grain,
+        [](void* c, size_t tid, size_t b, size_t e) { (*static_cast<F*>(c))(tid, b, e); }, &f);
   }
 
  private:
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> range{0};  // begin << 32 | end; empty when begin >= end
+  };
+
   void worker(size_t tid);
+  void work(size_t tid);  // claims and runs chunks until no thread has items left
+  bool claim_front(size_t tid, size_t* b, size_t* e);
+  bool steal(size_t tid, size_t* b, size_t* e);
 
   size_t size_;
   int spin_ = 0;
+  std::unique_ptr<Slot[]> slots_;
   std::vector<std::thread> workers_;
+
+  // Current job. Read by workers only after a successful claim (which orders them after the
+  // caller's writes, and the job cannot end while a claimed chunk is unfinished).
+  std::atomic<RangeFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<size_t> grain_{1};
+  std::atomic<size_t> total_{0};
+  alignas(64) std::atomic<size_t> done_{0};
+
+  alignas(64) std::atomic<uint64_t> generation_{0};
   std::mutex mu_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<size_t> pending_{0};
-  bool stop_ = false;
-  void (*fn_)(void*, size_t) = nullptr;
-  void* ctx_ = nullptr;
+  std::atomic<bool> stop_{false};
 };
 
 }  // namespace mn

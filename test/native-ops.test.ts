@@ -209,6 +209,27 @@ describe.each(ISAS.flatMap((isa) => THREADS.map((threads) => ({ isa, threads }))
   },
 );
 
+// More threads than this CPU may have cores: chunks are stolen, threads run several chunks each
+// (ring reuse across a thread's adjacent chunks, fresh ring for stolen ones), and the pool must
+// still hand out every item exactly once.
+describe.each([3, 5])('native dynamic split: threads %i', (threads) => {
+  const isa = ISAS[0];
+  it.each(BOTTLENECK_CASES.map((c, i) => ({ ...c, i })).filter((c) => c.h >= 13))(
+    'bottleneck $h x $w, $inC -> $expandC -> $outC, stride $stride',
+    async (c) => {
+      const gain = c.acts.includes(2) ? 3 : 1;
+      await check(bottleneckPlan({ ...c, seed: 400 + c.i, gain }), isa, threads, c.i);
+    },
+  );
+  it('conv2d, pointwise (pixel and channel split), fc, multi-step plan', async () => {
+    await check(conv2dPlan({ h: 61, w: 17, inC: 3, outC: 40, stride: 2, act: 1, seed: 7 }), isa, threads, 1);
+    await check(pointwisePlan({ h: 30, w: 30, inC: 16, outC: 24, act: 1, seed: 8 }), isa, threads, 2);
+    await check(pointwisePlan({ h: 2, w: 3, inC: 96, outC: 400, act: 0, seed: 9 }), isa, threads, 3);
+    await check(fcPlan({ inC: 1280, outC: 1001, seed: 10 }), isa, threads, 4);
+    for (let i = 0; i < 5; i++) await check(multiStepPlan(7), isa, threads, 5 + i);
+  });
+});
+
 describe('native addon: contract', () => {
   const isa = ISAS[0];
   const small = () => bottleneckPlan({

@@ -9,8 +9,9 @@
 //   3. one GEMM projects the whole band straight into the output, the residual add fused in its
 //      store.
 // bandRows is chosen so ring + band buffer stay around L2 size (small late layers take the whole
-// image in one band). Without expansion the input rows are used as they are. Threads split output
-// rows; a thread boundary costs at most 2 extra expanded rows.
+// image in one band). Without expansion the input rows are used as they are. Threads take chunks
+// of output rows dynamically; a chunk that does not continue the thread's previous one costs at
+// most 2 extra expanded rows.
 #include "ops.h"
 
 namespace mn {
@@ -40,10 +41,26 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const size_t R = s.bandRows, N = s.ringRows;
   const ptrdiff_t inH = (ptrdiff_t)s.inH;
   const GemmFn gemm = ctx.k->gemm;
-  parallel_for(*ctx.pool, s.outH, [&](size_t tid, size_t y0, size_t y1) {
+  // Chunks of rows are handed out dynamically; a thread's consecutive chunks of its own share are
+  // adjacent, so the ring survives from one chunk to the next (per-thread state below). A chunk
+  // that does not continue the previous one (stolen) starts with an empty ring.
+  struct alignas(64) RingState {
+    ptrdiff_t haveHi;  // ring holds expanded rows up to here (contiguous with the next band)
+    size_t next;       // output row right after the thread's previous chunk
+  };
+  const size_t kMaxTracked = 64;
+  RingState state[kMaxTracked];
+  for (size_t t = 0; t < kMaxTracked && t < ctx.pool->size(); ++t) state[t] = {-1, (size_t)-1};
+  // Chunks of whole bands, but several per thread, and at least ~28 output pixels each so the
+  // weights are not re-streamed for tiny GEMMs.
+  size_t grain = grain_for(*ctx.pool, s.outH, 4, (28 + s.outW - 1) / s.outW);
+  grain = grain > R ? R : grain;
+  parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
     float* ring = ctx.scratch[tid];                              // N * expRow (with expand)
     float* band = ring + (s.hasExpand ? N * expRow : 0);         // R * dwRow
-    ptrdiff_t haveHi = -1;  // ring holds expanded rows [lo of the current band, haveHi]
+    RingState dummy{-1, (size_t)-1};
+    RingState& st = tid < kMaxTracked ? state[tid] : dummy;
+    ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
     for (size_t oy0 = y0; oy0 < y1; oy0 += R) {
       const size_t r = y1 - oy0 < R ? y1 - oy0 : R;
       if (s.hasExpand) {
@@ -81,6 +98,8 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
       gemm(r * s.outW, s.outC, s.expandC, band, s.expandC, s.w2.data(),
            out + oy0 * s.outW * s.outC, s.outC, res, s.inC, s.act2.min, s.act2.max);
     }
+    st.haveHi = haveHi;
+    st.next = y1;
   });
 }
 

@@ -9,7 +9,7 @@ void run_conv2d(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const float* in = arena + s.input;
   float* out = arena + s.output;
   const size_t k = s.kernel, C = s.inC, K = k * k * C;
-  parallel_for(*ctx.pool, s.outH, [&](size_t tid, size_t y0, size_t y1) {
+  parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t tid, size_t y0, size_t y1) {
     float* patch = ctx.scratch[tid];
     for (size_t oy = y0; oy < y1; ++oy) {
       for (size_t ox = 0; ox < s.outW; ++ox) {

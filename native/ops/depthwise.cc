@@ -10,7 +10,7 @@ void run_depthwise(const ExecContext& ctx, const StepDesc& s, float* arena) {
   float* out = arena + s.output;
   const size_t C = s.inC;
   if (s.kernel == 3) {
-    parallel_for(*ctx.pool, s.outH, [&](size_t, size_t y0, size_t y1) {
+    parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t, size_t y0, size_t y1) {
       for (size_t oy = y0; oy < y1; ++oy) {
         const float* rows[3];
         for (size_t ky = 0; ky < 3; ++ky) {
@@ -26,7 +26,7 @@ void run_depthwise(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const size_t k = s.kernel;
   const float* w = s.w0.data();
   const float* bias = s.bias.data();
-  parallel_for(*ctx.pool, s.outH, [&](size_t, size_t y0, size_t y1) {
+  parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t, size_t y0, size_t y1) {
     for (size_t oy = y0; oy < y1; ++oy) {
       for (size_t ox = 0; ox < s.outW; ++ox) {
         float* o = out + (oy * s.outW + ox) * C;

@@ -91,21 +91,20 @@ void run_avgpool(const ExecContext& ctx, const StepDesc& s, float* arena);
 void run_fc(const ExecContext& ctx, const StepDesc& s, float* arena);
 void run_softmax(const ExecContext& ctx, const StepDesc& s, float* arena);
 
-// Static split of [0, n) over the pool: f(tid, begin, end) on every thread with work.
+// Dynamic split of [0, n) over the pool: f(tid, begin, end) on chunks of about `grain` items; a
+// thread may get several chunks (consecutive ones of its own share are adjacent, in order), so f
+// must not assume one call per thread. With one thread: a single f(0, 0, n).
 template <class F>
-void parallel_for(ThreadPool& pool, size_t n, F&& f) {
-  const size_t t = pool.size();
-  if (t == 1 || n <= 1) {
-    if (n > 0) f(size_t(0), size_t(0), n);
-    return;
-  }
-  const size_t nt = n < t ? n : t;
-  auto body = [&](size_t tid) {
-    if (tid >= nt) return;
-    const size_t b = n * tid / nt, e = n * (tid + 1) / nt;
-    if (b < e) f(tid, b, e);
-  };
-  pool.run(body);
+void parallel_for(ThreadPool& pool, size_t n, size_t grain, F&& f) {
+  if (n == 0) return;
+  pool.parallel(n, grain, f);
+}
+
+// A grain giving each of the pool's threads about `per_thread` chunks of n, at least `min_grain`.
+inline size_t grain_for(const ThreadPool& pool, size_t n, size_t per_thread, size_t min_grain = 1) {
+  const size_t parts = pool.size() * per_thread;
+  const size_t g = (n + parts - 1) / parts;
+  return g < min_grain ? min_grain : g;
 }
 
 }  // namespace mn

@@ -19,7 +19,7 @@ void run_pointwise(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const Act act = s.act0;
   if (T == 1 || M >= T * mr * 4) {
     const size_t units = (M + mr - 1) / mr;
-    parallel_for(*ctx.pool, units, [&](size_t, size_t u0, size_t u1) {
+    parallel_for(*ctx.pool, units, grain_for(*ctx.pool, units, 8, block / mr), [&](size_t, size_t u0, size_t u1) {
       const size_t m1 = u1 * mr < M ? u1 * mr : M;
       for (size_t m0 = u0 * mr; m0 < m1; m0 += block) {
         const size_t mb = m1 - m0 < block ? m1 - m0 : block;
@@ -29,7 +29,7 @@ void run_pointwise(const ExecContext& ctx, const StepDesc& s, float* arena) {
   } else {
     const size_t panels = (N + nr - 1) / nr;
     const size_t panel_floats = nr * (K + 1);
-    parallel_for(*ctx.pool, panels, [&](size_t, size_t p0, size_t p1) {
+    parallel_for(*ctx.pool, panels, grain_for(*ctx.pool, panels, 4), [&](size_t, size_t p0, size_t p1) {
       const size_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
       gemm(M, n1 - n0, K, in, K, w + p0 * panel_floats, out + n0, N, nullptr, 0, act.min,
            act.max);

@@ -25,7 +25,7 @@ void run_fc(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const size_t N = s.outC, K = s.inC, nr = ctx.k->gemm_nr;
   const size_t panels = (N + nr - 1) / nr;
   const size_t panel_floats = nr * (K + 1);
-  parallel_for(*ctx.pool, panels, [&](size_t, size_t p0, size_t p1) {
+  parallel_for(*ctx.pool, panels, grain_for(*ctx.pool, panels, 4), [&](size_t, size_t p0, size_t p1) {
     const size_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
     ctx.k->gemm(1, n1 - n0, K, in, K, s.w0.data() + p0 * panel_floats, out + n0, N, nullptr, 0,
                 s.act0.min, s.act0.max);
