@@ -7,13 +7,13 @@
 namespace mn {
 namespace {
 
-const Kernels kScalar = {"scalar", kScalarMR, kScalarNR, kScalarCB, gemm_scalar, dw3x3_scalar};
+const Kernels kScalar = {"scalar", kScalarMR, kScalarNR, kScalarCB, gemm_scalar, igemm_scalar, dw3x3_scalar};
 #if defined(MOBILENET_HAVE_X86_KERNELS)
-const Kernels kAvx2 = {"avx2", kAvx2MR, kAvx2NR, kAvx2CB, gemm_avx2, dw3x3_avx2};
-const Kernels kAvx512 = {"avx512", kAvx512MR, kAvx512NR, kAvx512CB, gemm_avx512, dw3x3_avx512};
+const Kernels kAvx2 = {"avx2", kAvx2MR, kAvx2NR, kAvx2CB, gemm_avx2, igemm_avx2, dw3x3_avx2};
+const Kernels kAvx512 = {"avx512", kAvx512MR, kAvx512NR, kAvx512CB, gemm_avx512, igemm_avx512, dw3x3_avx512};
 #endif
 #if defined(MOBILENET_HAVE_NEON_KERNELS)
-const Kernels kNeon = {"neon", kNeonMR, kNeonNR, kNeonCB, gemm_neon, dw3x3_neon};
+const Kernels kNeon = {"neon", kNeonMR, kNeonNR, kNeonCB, gemm_neon, igemm_neon, dw3x3_neon};
 #endif
 
 const char* const kKnownNames[] = {"avx512", "avx2", "neon", "scalar"};

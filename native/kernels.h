@@ -19,6 +19,12 @@ typedef void (*GemmFn)(size_t m, size_t n, size_t k, const float* a, size_t a_st
                        float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
                        float maxv);
 
+// Indirect GEMM (a convolution reading its input in place, no im2col): like GemmFn without
+// residual, but row i of A starts at a + i*a_step and its element p is at that row's [koff[p]].
+typedef void (*IgemmFn)(size_t m, size_t n, size_t k, const float* a, size_t a_step,
+                        const size_t* koff, const float* w, float* c, size_t c_stride, float minv,
+                        float maxv);
+
 // One output row of a 3x3 depthwise convolution with `channels` channels (NHWC, pixel stride =
 // channels for input and output). rows[0..2] are the three input rows (a row of zeros for padding
 // rows, at least in_w*channels floats long). Output pixel x reads input columns
@@ -34,24 +40,33 @@ struct Kernels {
   size_t gemm_nr;  // output channels per packed GEMM panel
   size_t dw_cb;    // channels per packed depthwise block
   GemmFn gemm;
+  IgemmFn igemm;
   Dw3x3Fn dw3x3;
 };
 
 // Per-ISA entry points (defined in ops/*_<isa>.cc).
 void gemm_scalar(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t,
                  const float*, size_t, float, float);
+void igemm_scalar(size_t, size_t, size_t, const float*, size_t, const size_t*, const float*, float*,
+                 size_t, float, float);
 void dw3x3_scalar(const float* const*, size_t, size_t, size_t, size_t, size_t, const float*, float*,
                   float, float);
 void gemm_avx2(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t,
                const float*, size_t, float, float);
+void igemm_avx2(size_t, size_t, size_t, const float*, size_t, const size_t*, const float*, float*,
+               size_t, float, float);
 void dw3x3_avx2(const float* const*, size_t, size_t, size_t, size_t, size_t, const float*, float*,
                 float, float);
 void gemm_avx512(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t,
                  const float*, size_t, float, float);
+void igemm_avx512(size_t, size_t, size_t, const float*, size_t, const size_t*, const float*, float*,
+                 size_t, float, float);
 void dw3x3_avx512(const float* const*, size_t, size_t, size_t, size_t, size_t, const float*, float*,
                   float, float);
 void gemm_neon(size_t, size_t, size_t, const float*, size_t, const float*, float*, size_t,
                const float*, size_t, float, float);
+void igemm_neon(size_t, size_t, size_t, const float*, size_t, const size_t*, const float*, float*,
+               size_t, float, float);
 void dw3x3_neon(const float* const*, size_t, size_t, size_t, size_t, size_t, const float*, float*,
                 float, float);
 

@@ -143,6 +143,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       const float* w = r.floats(o, "weights", r.mul({s.outC, K}));
       const float* b = r.floats(o, "bias", s.outC);
       pack_gemm(w, b, s.outC, K, nr, &s.w0);
+      plan_conv2d(&s);
       inSize = r.mul({s.inH, s.inW, s.inC});
       outSize = r.mul({s.outH, s.outW, s.outC});
     } else if (op == "depthwise") {

@@ -76,6 +76,12 @@ const CONV_CASES = [
   { h: 9, w: 7, inC: 5, outC: 96, stride: 1, act: 0 },
   { h: 8, w: 11, inC: 1, outC: 3, stride: 2, act: 1, kernel: 5 },
   { h: 6, w: 5, inC: 17, outC: 8, stride: 2, act: 0, kernel: 1 },
+  // interior columns go through the indirect GEMM (input read in place), border ones through im2col
+  { h: 17, w: 19, inC: 3, outC: 40, stride: 1, act: 2 },
+  { h: 23, w: 21, inC: 5, outC: 17, stride: 2, act: 1 },
+  { h: 24, w: 30, inC: 3, outC: 33, stride: 2, act: 0 },
+  { h: 12, w: 31, inC: 3, outC: 70, stride: 2, act: 1, kernel: 5 },
+  { h: 5, w: 40, inC: 2, outC: 7, stride: 1, act: 0, kernel: 5 },
 ] as const;
 
 const DW_CASES = [

@@ -58,6 +58,7 @@ struct StepDesc {
   size_t bandRows = 1, ringRows = 3;  // bottleneck: output rows per band, expanded rows in the ring
   Act act0{}, act1{}, act2{};
   AlignedBuffer w0, w1, w2, bias;
+  std::vector<size_t> koff;  // conv2d: input offset of each of the k*k*inC taps (indirect GEMM)
 };
 
 // Weight packing (copies).
@@ -79,6 +80,9 @@ struct ExecContext {
 size_t scratch_floats(const StepDesc& s);
 // Floats of zeros a step needs to read (a padding row).
 size_t zero_floats(const StepDesc& s);
+
+// Prepares the tap offsets of a conv2d step (needs shapes).
+void plan_conv2d(StepDesc* s);
 
 // Chooses bandRows / ringRows of a bottleneck step (needs shapes and hasExpand).
 void plan_bottleneck(StepDesc* s);

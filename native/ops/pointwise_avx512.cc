@@ -14,8 +14,10 @@ namespace {
 const size_t MR = kAvx512MR;
 const size_t NR = kAvx512NR;
 
-template <int R, int NV>
-void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
+// IND: row i of A is a + i*a_stride and its element p is at koff[p] (indirect GEMM: a
+// convolution reading its input in place); otherwise element p is at p.
+template <bool IND, int R, int NV>
+void tile(size_t k, const float* a, size_t a_stride, const size_t* koff, const float* w, float* c, size_t c_stride,
           const float* res, size_t res_stride, __mmask16 m0, __mmask16 m1, __m512 vmin,
           __m512 vmax) {
   __m512 acc[R][NV];
@@ -36,9 +38,10 @@ void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, s
     const __m512 w0 = _mm512_load_ps(w);
     const __m512 w1 = NV > 1 ? _mm512_load_ps(w + 16) : w0;
     w += NR;
+    const size_t off = IND ? koff[p] : p;
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
-      const __m512 av = _mm512_set1_ps(ap[i][p]);
+      const __m512 av = _mm512_set1_ps(ap[i][off]);
       acc[i][0] = _mm512_fmadd_ps(av, w0, acc[i][0]);
       if (NV > 1) acc[i][NV - 1] = _mm512_fmadd_ps(av, w1, acc[i][NV - 1]);
     }
@@ -69,22 +72,28 @@ void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, s
   }
 }
 
-typedef void (*TileFn)(size_t, const float*, size_t, const float*, float*, size_t, const float*,
-                       size_t, __mmask16, __mmask16, __m512, __m512);
-const TileFn kTiles[2][MR + 1] = {
-    {nullptr, tile<1, 1>, tile<2, 1>, tile<3, 1>, tile<4, 1>, tile<5, 1>, tile<6, 1>, tile<7, 1>},
-    {nullptr, tile<1, 2>, tile<2, 2>, tile<3, 2>, tile<4, 2>, tile<5, 2>, tile<6, 2>, tile<7, 2>},
+typedef void (*TileFn)(size_t, const float*, size_t, const size_t*, const float*, float*, size_t,
+                       const float*, size_t, __mmask16, __mmask16, __m512, __m512);
+template <bool IND>
+struct Tiles {
+  static constexpr TileFn table[2][MR + 1] = {
+      {nullptr, tile<IND, 1, 1>, tile<IND, 2, 1>, tile<IND, 3, 1>, tile<IND, 4, 1>,
+       tile<IND, 5, 1>, tile<IND, 6, 1>, tile<IND, 7, 1>},
+      {nullptr, tile<IND, 1, 2>, tile<IND, 2, 2>, tile<IND, 3, 2>, tile<IND, 4, 2>,
+       tile<IND, 5, 2>, tile<IND, 6, 2>, tile<IND, 7, 2>},
+  };
 };
+template <bool IND>
+constexpr TileFn Tiles<IND>::table[2][MR + 1];
 
 inline __mmask16 tail_mask(size_t count) {
   return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
 }
 
-}  // namespace
-
-void gemm_avx512(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
-                 float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
-                 float maxv) {
+template <bool IND>
+void gemm(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const size_t* koff,
+          const float* w, float* c, size_t c_stride, const float* res, size_t res_stride,
+          float minv, float maxv) {
   const __m512 vmin = _mm512_set1_ps(minv);
   const __m512 vmax = _mm512_set1_ps(maxv);
   const size_t panel = NR * (k + 1);
@@ -92,14 +101,27 @@ void gemm_avx512(size_t m, size_t n, size_t k, const float* a, size_t a_stride, 
     const size_t nc = n - n0 < NR ? n - n0 : NR;
     const __mmask16 m0 = tail_mask(nc);
     const __mmask16 m1 = nc > 16 ? tail_mask(nc - 16) : (__mmask16)0;
-    const TileFn* tiles = kTiles[nc > 16 ? 1 : 0];
+    const TileFn* tiles = Tiles<IND>::table[nc > 16 ? 1 : 0];
     for (size_t r0 = 0; r0 < m; r0 += MR) {
       const size_t mr = m - r0 < MR ? m - r0 : MR;
-      tiles[mr](k, a + r0 * a_stride, a_stride, w, c + r0 * c_stride + n0, c_stride,
+      tiles[mr](k, a + r0 * a_stride, a_stride, koff, w, c + r0 * c_stride + n0, c_stride,
                 res != nullptr ? res + r0 * res_stride + n0 : nullptr, res_stride, m0, m1, vmin,
                 vmax);
     }
   }
+}
+
+}  // namespace
+
+void gemm_avx512(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
+                 float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
+                 float maxv) {
+  gemm<false>(m, n, k, a, a_stride, nullptr, w, c, c_stride, res, res_stride, minv, maxv);
+}
+
+void igemm_avx512(size_t m, size_t n, size_t k, const float* a, size_t a_step, const size_t* koff,
+                  const float* w, float* c, size_t c_stride, float minv, float maxv) {
+  gemm<true>(m, n, k, a, a_step, koff, w, c, c_stride, nullptr, 0, minv, maxv);
 }
 
 }  // namespace mn

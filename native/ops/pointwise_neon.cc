@@ -14,8 +14,10 @@ namespace {
 const size_t MR = kNeonMR;
 const size_t NR = kNeonNR;
 
-template <int R>
-void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, size_t c_stride,
+// IND: row i of A is a + i*a_stride and its element p is at koff[p] (indirect GEMM: a
+// convolution reading its input in place); otherwise element p is at p.
+template <bool IND, int R>
+void tile(size_t k, const float* a, size_t a_stride, const size_t* koff, const float* w, float* c, size_t c_stride,
           const float* res, size_t res_stride, size_t nc, float32x4_t vmin, float32x4_t vmax) {
   float32x4_t acc[R][2];
   {
@@ -33,8 +35,9 @@ void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, s
     const float32x4_t w0 = vld1q_f32(w);
     const float32x4_t w1 = vld1q_f32(w + 4);
     w += NR;
+    const size_t off = IND ? koff[p] : p;
     for (int i = 0; i < R; ++i) {
-      const float32x4_t av = vld1q_dup_f32(ap[i] + p);
+      const float32x4_t av = vld1q_dup_f32(ap[i] + off);
       acc[i][0] = vfmaq_f32(acc[i][0], av, w0);
       acc[i][1] = vfmaq_f32(acc[i][1], av, w1);
     }
@@ -62,16 +65,19 @@ void tile(size_t k, const float* a, size_t a_stride, const float* w, float* c, s
   }
 }
 
-typedef void (*TileFn)(size_t, const float*, size_t, const float*, float*, size_t, const float*,
-                       size_t, size_t, float32x4_t, float32x4_t);
-const TileFn kTiles[MR + 1] = {nullptr,  tile<1>, tile<2>, tile<3>,
-                               tile<4>, tile<5>, tile<6>};
+typedef void (*TileFn)(size_t, const float*, size_t, const size_t*, const float*, float*, size_t,
+                       const float*, size_t, size_t, float32x4_t, float32x4_t);
+template <bool IND>
+struct Tiles {
+  static constexpr TileFn table[MR + 1] = {nullptr, tile<IND, 1>, tile<IND, 2>, tile<IND, 3>, tile<IND, 4>, tile<IND, 5>, tile<IND, 6>};
+};
+template <bool IND>
+constexpr TileFn Tiles<IND>::table[MR + 1];
 
-}  // namespace
-
-void gemm_neon(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
-               float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
-               float maxv) {
+template <bool IND>
+void gemm(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const size_t* koff,
+          const float* w, float* c, size_t c_stride, const float* res, size_t res_stride,
+          float minv, float maxv) {
   const float32x4_t vmin = vdupq_n_f32(minv);
   const float32x4_t vmax = vdupq_n_f32(maxv);
   const size_t panel = NR * (k + 1);
@@ -79,11 +85,24 @@ void gemm_neon(size_t m, size_t n, size_t k, const float* a, size_t a_stride, co
     const size_t nc = n - n0 < NR ? n - n0 : NR;
     for (size_t r0 = 0; r0 < m; r0 += MR) {
       const size_t mr = m - r0 < MR ? m - r0 : MR;
-      kTiles[mr](k, a + r0 * a_stride, a_stride, w, c + r0 * c_stride + n0, c_stride,
-                 res != nullptr ? res + r0 * res_stride + n0 : nullptr, res_stride, nc, vmin,
-                 vmax);
+      Tiles<IND>::table[mr](k, a + r0 * a_stride, a_stride, koff, w, c + r0 * c_stride + n0,
+                            c_stride, res != nullptr ? res + r0 * res_stride + n0 : nullptr,
+                            res_stride, nc, vmin, vmax);
     }
   }
+}
+
+}  // namespace
+
+void gemm_neon(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const float* w,
+              float* c, size_t c_stride, const float* res, size_t res_stride, float minv,
+              float maxv) {
+  gemm<false>(m, n, k, a, a_stride, nullptr, w, c, c_stride, res, res_stride, minv, maxv);
+}
+
+void igemm_neon(size_t m, size_t n, size_t k, const float* a, size_t a_step, const size_t* koff,
+               const float* w, float* c, size_t c_stride, float minv, float maxv) {
+  gemm<true>(m, n, k, a, a_step, koff, w, c, c_stride, nullptr, 0, minv, maxv);
 }
 
 }  // namespace mn

@@ -64,6 +64,37 @@ void check_gemm(const Kernels* k, size_t m, size_t n, size_t kk, int act, bool r
   compare(what, k, got, want);
 }
 
+// Indirect GEMM: row i of A at base + i*step, element p at koff[p] (a strided gather, here with
+// gaps so that reading the wrong offset shows).
+void check_igemm(const Kernels* k, size_t m, size_t n, size_t kk, size_t step, int act) {
+  std::vector<size_t> koff(kk);
+  size_t last = 0;
+  for (size_t p = 0; p < kk; ++p) {
+    koff[p] = p * 3 + (p % 2) * 7;
+    last = koff[p] > last ? koff[p] : last;
+  }
+  const size_t span = (m - 1) * step + last + 1;
+  const std::vector<float> a = rnd(span), w = rnd(n * kk, 1.0f / std::sqrt((float)kk) * 4),
+                           b = rnd(n);
+  const Act ac = act_from_code(act);
+  std::vector<float> want(m * n);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      double s = b[j];
+      for (size_t p = 0; p < kk; ++p) s += (double)a[i * step + koff[p]] * w[j * kk + p];
+      s = s < ac.min ? ac.min : s;
+      s = s > ac.max ? ac.max : s;
+      want[i * n + j] = (float)s;
+    }
+  AlignedBuffer packed;
+  pack_gemm(w.data(), b.data(), n, kk, k->gemm_nr, &packed);
+  std::vector<float> got(m * n);
+  k->igemm(m, n, kk, a.data(), step, koff.data(), packed.data(), got.data(), n, ac.min, ac.max);
+  char what[128];
+  std::snprintf(what, sizeof what, "igemm m=%zu n=%zu k=%zu step=%zu act=%d", m, n, kk, step, act);
+  compare(what, k, got, want);
+}
+
 void check_dw(const Kernels* k, size_t h, size_t w, size_t c, size_t stride, int act) {
   const size_t oh = (h + stride - 1) / stride, ow = (w + stride - 1) / stride;
   const size_t pt = ((oh - 1) * stride + 3 > h ? (oh - 1) * stride + 3 - h : 0) / 2;
@@ -114,6 +145,12 @@ int main() {
           ++count;
         }
       }
+    for (size_t n : channels)
+      for (size_t kk : {1, 9, 27, 45})
+        for (size_t m : {1, 6, 7, 13, 111}) {
+          check_igemm(k, m, n, kk, 2 + count % 7, count % 3);
+          ++count;
+        }
     for (size_t c : channels)
       for (size_t hw : {1, 2, 3, 7, 8})
         for (size_t stride : {1, 2}) {
