@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   centralCropBox,
   decodeImage,
+  decodeResized,
   ImageError,
   loadImageTensor,
   normalize,
@@ -457,6 +458,287 @@ describe('loadImageTensor', () => {
     await expect(loadImageTensor(Buffer.from('x'), { size: 8, normalization: norm, name: 'x.jpg' })).rejects.toThrow(
       'x.jpg: not a supported image (unrecognised format)',
     );
+  });
+});
+
+describe('decodeResized / loadImageTensor: decode and resize in one pipeline', () => {
+  type Crop = 'none' | 'center';
+  const NORM = { mean: [0, 0, 0], std: [1, 1, 1] } as { mean: [number, number, number]; std: [number, number, number] };
+
+  /** The two-step result the one pipeline must match: decode at full size, then crop and resize. */
+  async function twoStep(source: string | Uint8Array, size: number, crop: Crop): Promise<RgbImage> {
+    return resizeForModel(await decodeImage(source), size, crop);
+  }
+
+  function maxAbsDiff(a: Uint8Array, b: Uint8Array): number {
+    expect(a.length).toBe(b.length);
+    let m = 0;
+    for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+    return m;
+  }
+
+  /** A smooth, non-separable colour field: what a photo looks like to a resizer, without noise. */
+  function gradient(width: number, height: number): Uint8Array {
+    const out = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 3;
+        out[i] = Math.round((255 * x) / (width - 1));
+        out[i + 1] = Math.round((255 * y) / (height - 1));
+        out[i + 2] = Math.round(128 + 100 * Math.sin(x / 97 + y / 131) * Math.cos((x - y) / 211));
+      }
+    }
+    return out;
+  }
+
+  let bigJpeg: Buffer;
+  let bigPng: Buffer;
+  let bigWebp: Buffer;
+  beforeAll(async () => {
+    const g = gradient(2000, 1500);
+    [bigJpeg, bigPng, bigWebp] = await Promise.all([
+      raw(g, 2000, 1500).jpeg({ quality: 92 }).toBuffer(),
+      raw(g, 2000, 1500).png({ compressionLevel: 1 }).toBuffer(),
+      raw(g, 2000, 1500).webp({ quality: 90 }).toBuffer(),
+    ]);
+  });
+
+  it('a 2000x1500 PNG (no shrink-on-load): decode → resize to within one grey level, both crops', async () => {
+    for (const crop of ['none', 'center'] as const) {
+      for (const size of [224, 128]) {
+        const got = await decodeResized(bigPng, size, crop, 'big.png');
+        expect([got.width, got.height, got.image.width, got.image.height]).toEqual([2000, 1500, size, size]);
+        expect(got.image.data.length).toBe(size * size * 3);
+        const want = await twoStep(bigPng, size, crop);
+        // libvips keeps its box pre-shrink unrounded inside one pipeline: at most one level of difference.
+        expect(maxAbsDiff(got.image.data, want.data), `${crop} ${size}`).toBeLessThanOrEqual(1);
+        expect(meanAbsDiff(got.image.data, want.data), `${crop} ${size}`).toBeLessThan(0.1);
+      }
+    }
+  });
+
+  it('a 2000x1500 JPEG and WebP (shrink-on-load with crop none): within a grey level or two of decode → resize', async () => {
+    for (const [name, buf] of [
+      ['big.jpg', bigJpeg],
+      ['big.webp', bigWebp],
+    ] as const) {
+      for (const crop of ['none', 'center'] as const) {
+        for (const size of [224, 128, 96]) {
+          const got = await decodeResized(buf, size, crop, name);
+          const want = await twoStep(buf, size, crop);
+          const what = `${name} ${crop} ${size}`;
+          expect([got.width, got.height], what).toEqual([2000, 1500]);
+          expect(got.image.data.length, what).toBe(size * size * 3);
+          expect(meanAbsDiff(got.image.data, want.data), what).toBeLessThan(1);
+          expect(maxAbsDiff(got.image.data, want.data), what).toBeLessThanOrEqual(crop === 'center' ? 1 : 8);
+        }
+      }
+    }
+  });
+
+  it('loadImageTensor gives the normalised one-pipeline pixels and the original size', async () => {
+    const path = await saved('big.jpg', bigJpeg);
+    const norm = { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] } as typeof NORM;
+    for (const crop of ['none', 'center'] as const) {
+      const t = await loadImageTensor(path, { size: 160, crop, normalization: norm });
+      expect([t.width, t.height]).toEqual([2000, 1500]);
+      const { image } = await decodeResized(path, 160, crop);
+      expect([...t.tensor]).toEqual([...normalize(image, norm)]);
+    }
+  });
+
+  it('small, enlarged, grey, RGBA, 16-bit, CMYK, GIF, TIFF, AVIF and BMP inputs: as decode → resize', async () => {
+    const rgba = randomPixels(W, H, 5, 4);
+    const gray = randomPixels(W, H, 6, 1);
+    const smooth = gradient(300, 200);
+    const inputs: [string, Uint8Array, number][] = [
+      ['small.png', await raw(SRC, W, H).png().toBuffer(), 0],
+      ['rgba.png', await raw(rgba, W, H, 4).png().toBuffer(), 0],
+      ['gray.png', await raw(gray, W, H, 1).toColourspace('b-w').png().toBuffer(), 0],
+      ['16bit.png', writePng16(W, H, 3, new Uint16Array(W * H * 3).map((_, i) => (i * 2654435761) % 65536)), 1],
+      ['a.tif', await raw(SRC, W, H).tiff({ compression: 'lzw' }).toBuffer(), 0],
+      ['a.gif', await raw(pixelsFrom(W, H, [[255, 0, 0], [0, 0, 255], [250, 250, 250]], 5), W, H).gif({ dither: 0 }).toBuffer(), 0],
+      ['cmyk.jpg', await raw(smooth, 300, 200).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer(), 8],
+      ['smooth.avif', await raw(smooth, 300, 200).avif({ quality: 80 }).toBuffer(), 0],
+      ['smooth.jpg', await raw(smooth, 300, 200).jpeg({ quality: 90 }).toBuffer(), 8],
+      ['a.bmp', writeBmp(W, H, SRC, { bpp: 24 }), 0],
+    ];
+    for (const [name, buf, tolerance] of inputs) {
+      for (const crop of ['none', 'center'] as const) {
+        for (const size of [16, 64]) {
+          const got = await decodeResized(buf, size, crop, name);
+          const want = await twoStep(buf, size, crop);
+          const what = `${name} ${crop} ${size}`;
+          expect(got.image.data.length, what).toBe(size * size * 3);
+          expect(maxAbsDiff(got.image.data, want.data), what).toBeLessThanOrEqual(crop === 'center' ? Math.min(tolerance, 1) : tolerance);
+          const decoded = await decodeImage(buf);
+          expect([got.width, got.height], what).toEqual([decoded.width, decoded.height]);
+        }
+      }
+    }
+  });
+
+  it('animated GIF and WebP: the first frame only', async () => {
+    const frames = await Promise.all(
+      [[255, 0, 0], [0, 0, 255]].map((c) => raw(blocks(40, 30, [[c]]), 40, 30).png().toBuffer()),
+    );
+    for (const fmt of ['gif', 'webp'] as const) {
+      const anim = await sharp(frames, { join: { animated: true } })[fmt]().toBuffer();
+      const got = await decodeResized(anim, 8, 'none', `anim.${fmt}`);
+      expect([got.width, got.height], fmt).toEqual([40, 30]);
+      expect(pixel(got.image, 4, 4)[0], fmt).toBeGreaterThan(200);
+      expect(pixel(got.image, 4, 4)[2], fmt).toBeLessThan(50);
+    }
+  });
+
+  describe('EXIF orientation through the one pipeline', () => {
+    // Stored 480x240: top-left red, top-right green, bottom-left blue, bottom-right white.
+    const RED = [255, 0, 0];
+    const GREEN = [0, 255, 0];
+    const BLUE = [0, 0, 255];
+    const WHITE = [255, 255, 255];
+    const stored = blocks(480, 240, [
+      [RED, GREEN],
+      [BLUE, WHITE],
+    ]);
+    // What the displayed quadrants (top-left, top-right, bottom-left, bottom-right) are for each orientation.
+    const DISPLAYED: Record<number, number[][]> = {
+      1: [RED, GREEN, BLUE, WHITE],
+      2: [GREEN, RED, WHITE, BLUE],
+      3: [WHITE, BLUE, GREEN, RED],
+      4: [BLUE, WHITE, RED, GREEN],
+      5: [RED, BLUE, GREEN, WHITE],
+      6: [BLUE, RED, WHITE, GREEN],
+      7: [WHITE, GREEN, BLUE, RED],
+      8: [GREEN, WHITE, RED, BLUE],
+    };
+    const near = (got: number[], want: number[]) => got.every((v, i) => Math.abs(v - want[i]!) < 24);
+
+    for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      it(`JPEG with orientation ${orientation}: oriented size, quadrants and crop as decode → resize`, async () => {
+        const jpg = await raw(stored, 480, 240).jpeg({ quality: 95 }).withMetadata({ orientation }).toBuffer();
+        expect((await sharp(jpg).metadata()).orientation ?? 1).toBe(orientation);
+        const turned = orientation >= 5;
+        for (const crop of ['none', 'center'] as const) {
+          // 16 px from 480x240 (or 240x480): a shrink of 15 to 30, so JPEG shrink-on-load applies with crop none.
+          const got = await decodeResized(jpg, 16, crop, `o${orientation}.jpg`);
+          expect([got.width, got.height]).toEqual(turned ? [240, 480] : [480, 240]);
+          const [tl, tr, bl, br] = DISPLAYED[orientation]!;
+          for (const [x, y, want] of [[3, 3, tl], [12, 3, tr], [3, 12, bl], [12, 12, br]] as [number, number, number[]][]) {
+            expect(near(pixel(got.image, x, y), want), `${crop} (${x},${y}) = ${pixel(got.image, x, y)}, want ${want}`).toBe(true);
+          }
+          const want = await twoStep(jpg, 16, crop);
+          expect(meanAbsDiff(got.image.data, want.data), crop).toBeLessThan(2);
+        }
+      });
+    }
+
+    it('PNG of noise, every orientation, both crops, down and up: as decode → resize', async () => {
+      const src = randomPixels(301, 187, 42);
+      for (const orientation of [1, 2, 3, 4, 5, 6, 7, 8]) {
+        const png = await raw(src, 301, 187).png().withMetadata({ orientation }).toBuffer();
+        for (const crop of ['none', 'center'] as const) {
+          for (const size of [24, 96, 400]) {
+            const got = await decodeResized(png, size, crop, 'o.png');
+            const want = await twoStep(png, size, crop);
+            const what = `orientation ${orientation} ${crop} ${size}`;
+            expect([got.width, got.height], what).toEqual(orientation >= 5 ? [187, 301] : [301, 187]);
+            // Enlarging orients first (exact); shrinking orients the small result, which on pure noise moves
+            // pixels a little (libvips' resampling grid is not mirror-symmetric), on photos a fraction of a level.
+            if (size === 24) expect(meanAbsDiff(got.image.data, want.data), what).toBeLessThan(2);
+            else expect(maxAbsDiff(got.image.data, want.data), what).toBeLessThanOrEqual(1);
+          }
+        }
+      }
+    });
+
+    it("crop 'center' uses the displayed size: a border of the central-crop margins disappears (orientation 6)", async () => {
+      // Displayed 200x400 (stored 400x200 turned a quarter): central crop margins 12 px left/right and 25 px top/bottom.
+      const box = centralCropBox(200, 400);
+      expect(box).toEqual({ left: 12, top: 25, width: 176, height: 350 });
+      const shown = new Uint8Array(200 * 400 * 3);
+      for (let y = 0; y < 400; y++) {
+        for (let x = 0; x < 200; x++) {
+          const inner = x >= box.left && x < box.left + box.width && y >= box.top && y < box.top + box.height;
+          shown.set(inner ? [0, 200, 0] : [255, 0, 255], (y * 200 + x) * 3);
+        }
+      }
+      // Store it turned back (90° anticlockwise), tagged orientation 6 ("rotate 90° clockwise to display").
+      const png = await raw(shown, 200, 400).rotate(-90).png().withMetadata({ orientation: 6 }).toBuffer();
+      expect(await sharp(png).metadata()).toMatchObject({ width: 400, height: 200, orientation: 6 });
+      const cropped = await decodeResized(png, 24, 'center', 'border.png');
+      expect([cropped.width, cropped.height]).toEqual([200, 400]);
+      for (let i = 0; i < cropped.image.data.length; i += 3) expect([...cropped.image.data.subarray(i, i + 3)]).toEqual([0, 200, 0]);
+      const whole = await decodeResized(png, 24, 'none', 'border.png');
+      expect(pixel(whole.image, 0, 0)[0]).toBeGreaterThan(200);
+    });
+  });
+
+  describe('errors still name the file', () => {
+    async function loadError(source: string | Uint8Array, name?: string, crop: Crop = 'none'): Promise<ImageError> {
+      try {
+        await loadImageTensor(source, { size: 32, crop, normalization: NORM, name });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ImageError);
+        const e = err as ImageError;
+        expect(e.message).not.toMatch(/vips|\n\s+at /i);
+        return e;
+      }
+      throw new Error('expected an ImageError');
+    }
+
+    it('missing, empty, directory, not an image', async () => {
+      for (const crop of ['none', 'center'] as const) {
+        const missing = join(dir, 'nope.jpg');
+        expect((await loadError(missing, undefined, crop)).message).toBe(`${missing}: no such file`);
+        const empty = await saved('empty2.jpg', '');
+        expect((await loadError(empty, undefined, crop)).message).toBe(`${empty}: file is empty`);
+        expect((await loadError(new Uint8Array(0), 'x.jpg', crop)).message).toBe('x.jpg: image data is empty');
+        const folder = join(dir, `folder-${crop}.png`);
+        await mkdir(folder);
+        expect((await loadError(folder, undefined, crop)).message).toBe(`${folder}: is a directory, not an image file`);
+        const text = await saved('text.jpg', 'not a JPEG\n');
+        const e = await loadError(text, undefined, crop);
+        expect(e.message).toBe(`${text}: not a supported image (unrecognised format)`);
+        expect(e.file).toBe(text);
+        expect(e.cause).toBeInstanceOf(Error);
+      }
+    });
+
+    it('truncated files, as decodeImage reports them', async () => {
+      const src = randomPixels(600, 400, 8);
+      for (const [name, buf] of [
+        ['cut.jpg', await raw(src, 600, 400).jpeg().toBuffer()],
+        ['cut.png', await raw(src, 600, 400).png().toBuffer()],
+        ['cut.webp', await raw(src, 600, 400).webp().toBuffer()],
+        ['cut.tif', await raw(src, 600, 400).tiff().toBuffer()],
+        ['cut.bmp', writeBmp(600, 400, src, { bpp: 24 })],
+      ] as const) {
+        const path = await saved(name, buf.subarray(0, Math.floor(buf.length / 2)));
+        let decodeMessage = '';
+        await decodeImage(path).catch((err: Error) => (decodeMessage = err.message));
+        expect(decodeMessage, name).toMatch(new RegExp(`^${path.replace(/[.\\/]/g, '\\$&')}: `));
+        for (const crop of ['none', 'center'] as const) {
+          const e = await loadError(path, undefined, crop);
+          expect(e.message.startsWith(`${path}: `), e.message).toBe(true);
+          expect(e.message, `${name} ${crop}`).toMatch(/: (truncated|corrupt|corrupt or truncated) (JPEG|PNG|WebP|TIFF|BMP)\b/);
+        }
+      }
+    });
+
+    it('huge declared dimensions', async () => {
+      const png = withDeclaredSize(writePng16(1, 1, 3, new Uint16Array(3)), 20000, 20000);
+      for (const crop of ['none', 'center'] as const) {
+        expect((await loadError(png, 'huge.png', crop)).message).toBe(`huge.png: image too large (more than ${2 ** 28} pixels)`);
+      }
+    });
+
+    it('bad size or crop: RangeError', async () => {
+      const png = await raw(SRC, W, H).png().toBuffer();
+      await expect(decodeResized(png, 0, 'none')).rejects.toThrow(RangeError);
+      await expect(decodeResized(png, 2.5, 'center')).rejects.toThrow(RangeError);
+      await expect(decodeResized(png, 8, 'middle' as Crop)).rejects.toThrow(RangeError);
+    });
   });
 });
 

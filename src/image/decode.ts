@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { decodeBmp, isBmp } from './bmp.js';
 import { ImageError } from './errors.js';
+import { centralCropBox, checkResizeArgs, resizeForModel, type CropMode } from './preprocess.js';
 import { MAX_PIXELS, type RgbImage } from './types.js';
 
 export type { RgbImage } from './types.js';
@@ -20,11 +21,49 @@ export type { RgbImage } from './types.js';
  * @throws ImageError (message `<name>: <problem>`) for unreadable, empty, unknown, corrupt or truncated input.
  */
 export async function decodeImage(source: string | Uint8Array, name?: string): Promise<RgbImage> {
+  const { bytes, label } = await readSource(source, name);
+  if (isBmp(bytes)) return decodeBmp(bytes, label);
+  return decodeWithSharp(bytes, label);
+}
+
+/** An image decoded straight to the model's input size, and the size it had before (after EXIF orientation). */
+export interface ResizedImage {
+  /** size × size × 3, 8-bit sRGB. */
+  image: RgbImage;
+  /** The decoded image's size after EXIF orientation, before crop and resize. */
+  width: number;
+  height: number;
+}
+
+/**
+ * `resizeForModel(await decodeImage(source, name), size, crop)`, but much faster for large images: for
+ * every format but BMP, decoding, orientation, alpha flattening, sRGB conversion, the central crop and
+ * the resize are one libvips pipeline over the encoded bytes. The full-size image is never copied out,
+ * and with crop 'none' JPEG and WebP are decoded already reduced (shrink-on-load: DCT scaling for JPEG,
+ * libwebp's scaler for WebP) before the final 'linear' resize. When shrinking, EXIF orientation is
+ * applied to the small result. Both change pixels slightly (a mean difference below one grey level on
+ * photos) but not what a classifier sees. With crop 'center' libvips cannot shrink on load (sharp does
+ * not combine a pre-resize crop with it), but it is still faster as the full-size image is never
+ * copied out or turned.
+ * BMP goes through `decodeBmp`, then `resizeForModel`.
+ *
+ * @throws ImageError (message `<name>: <problem>`) exactly as `decodeImage`; RangeError for a bad size or crop.
+ */
+export async function decodeResized(source: string | Uint8Array, size: number, crop: CropMode, name?: string): Promise<ResizedImage> {
+  checkResizeArgs(size, crop);
+  const { bytes, label } = await readSource(source, name);
+  if (isBmp(bytes)) {
+    const img = decodeBmp(bytes, label);
+    return { image: await resizeForModel(img, size, crop), width: img.width, height: img.height };
+  }
+  return decodeResizedWithSharp(bytes, label, size, crop);
+}
+
+async function readSource(source: string | Uint8Array, name: string | undefined): Promise<{ bytes: Uint8Array; label: string }> {
   const label = name ?? (typeof source === 'string' ? source : '<buffer>');
   const bytes = typeof source === 'string' ? await readImageFile(source, label) : source;
   if (bytes.length === 0) throw new ImageError(label, typeof source === 'string' ? 'file is empty' : 'image data is empty');
-  if (isBmp(bytes)) return decodeBmp(bytes, label);
-  return decodeWithSharp(bytes, label);
+  return { bytes, label };
 }
 
 async function readImageFile(path: string, label: string): Promise<Uint8Array> {
@@ -46,31 +85,104 @@ async function readImageFile(path: string, label: string): Promise<Uint8Array> {
   }
 }
 
+/** A sharp pipeline over encoded bytes: first page/frame only, within our pixel limit. */
+function openWithSharp(bytes: Uint8Array): sharp.Sharp {
+  return sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    pages: 1,
+    page: 0,
+    // Reject truncated and corrupt data; tolerate mere warnings (e.g. extraneous bytes in a JPEG).
+    failOn: 'error',
+    limitInputPixels: MAX_PIXELS,
+  });
+}
+
+/** The end of every sharp pipeline: alpha flattened on white, 8-bit sRGB, 3 channels, raw. */
+function toRgb(pipeline: sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> {
+  return pipeline
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+}
+
+function checkRgb(label: string, data: Buffer, info: sharp.OutputInfo): Uint8Array {
+  if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
+    throw new ImageError(label, `could not convert to RGB (decoder gave ${info.channels} channels)`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.length);
+}
+
 async function decodeWithSharp(bytes: Uint8Array, label: string): Promise<RgbImage> {
-  const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let result: { data: Buffer; info: sharp.OutputInfo };
   try {
-    result = await sharp(input, {
-      pages: 1,
-      page: 0,
-      // Reject truncated and corrupt data; tolerate mere warnings (e.g. extraneous bytes in a JPEG).
-      failOn: 'error',
-      limitInputPixels: MAX_PIXELS,
-    })
-      .autoOrient()
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    result = await toRgb(openWithSharp(bytes).autoOrient());
   } catch (err) {
     throw new ImageError(label, describeSharpError(err, sniffFormat(bytes)), { cause: err });
   }
   const { data, info } = result;
-  if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-    throw new ImageError(label, `could not convert to RGB (decoder gave ${info.channels} channels)`);
+  return { width: info.width, height: info.height, data: checkRgb(label, data, info) };
+}
+
+/**
+ * EXIF orientation as sharp's post-resize operations, which mirror (flop) first and then rotate
+ * clockwise: autoOrient rotates by a then mirrors, and mirror ∘ rotate(a) = rotate(−a) ∘ mirror.
+ */
+const ORIENT_AFTER_RESIZE: Record<number, { flop: boolean; angle: 0 | 90 | 180 | 270 }> = {
+  1: { flop: false, angle: 0 },
+  2: { flop: true, angle: 0 },
+  3: { flop: false, angle: 180 },
+  4: { flop: true, angle: 180 },
+  5: { flop: true, angle: 270 },
+  6: { flop: false, angle: 90 },
+  7: { flop: true, angle: 90 },
+  8: { flop: false, angle: 270 },
+};
+
+async function decodeResizedWithSharp(bytes: Uint8Array, label: string, size: number, crop: CropMode): Promise<ResizedImage> {
+  let width: number;
+  let height: number;
+  let result: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    const pipeline = openWithSharp(bytes);
+    // The header only: the size as displayed, which the crop box is computed from.
+    const meta = await pipeline.metadata();
+    // EXIF orientations 5 to 8 turn the image a quarter turn (sharp's autoOrient does the same).
+    const orientation = meta.orientation !== undefined && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
+    [width, height] = orientation >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+    const box = crop === 'center' ? centralCropBox(width, height) : { left: 0, top: 0, width, height };
+    if (size > box.width || size > box.height) {
+      // Enlarging (at least along one side): no shrink-on-load to gain and a small image, so orient first,
+      // as decodeImage does (libvips' upsampling grid is not mirror-symmetric: orienting after the resize
+      // would shift pixels by a fraction of a source pixel). An extract makes sharp orient before it.
+      pipeline.autoOrient().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
+    } else if (crop === 'center') {
+      // The central crop has equal margins on opposite sides, so turning or mirroring the image moves it
+      // onto the central crop of the stored image: crop that, resize, then orient the small result (with
+      // autoOrient, sharp would turn the whole full-size image before the crop). A crop before the resize
+      // keeps libvips from shrinking on load, so the crop is exact but the decode is full size.
+      // Called after resize(), rotate() and flop() apply after it; called before, sharp would turn first.
+      pipeline.extract(centralCropBox(meta.width, meta.height)).resize(size, size, { fit: 'fill', kernel: 'linear' });
+      const { flop, angle } = ORIENT_AFTER_RESIZE[orientation]!;
+      if (angle !== 0) pipeline.rotate(angle);
+      if (flop) pipeline.flop();
+    } else {
+      // Shrinking the whole image: sharp orients after the resize and JPEG/WebP shrink on load.
+      // fastShrinkOnLoad (sharp's default) lets JPEG DCT scaling take the whole integer factor (false keeps
+      // 2x for the linear kernel). On the shared photos and models both move top-1 scores by under 0.05 from
+      // the full-size decode and neither is consistently closer; true is up to 1.7x faster on large photos.
+      pipeline.autoOrient().resize(size, size, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+    }
+    result = await toRgb(pipeline);
+  } catch (err) {
+    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes)), { cause: err });
   }
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  const { data, info } = result;
+  const rgb = checkRgb(label, data, info);
+  if (info.width !== size || info.height !== size) {
+    throw new Error(`${label}: resize gave ${info.width}x${info.height}, expected ${size}x${size}`);
+  }
+  return { image: { width: size, height: size, data: rgb }, width, height };
 }
 
 /** The container format from the first bytes, for error messages only (sharp does the real detection). */

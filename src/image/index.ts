@@ -1,13 +1,14 @@
 // Images: decoding (sharp, plus our own BMP decoder) and preprocessing into a model input tensor.
 
 import type { Normalization } from '../model/spec.js';
-import { decodeImage } from './decode.js';
-import { normalize, resizeForModel, type CropMode } from './preprocess.js';
+import { decodeResized } from './decode.js';
+import { normalize, type CropMode } from './preprocess.js';
 
 export { decodeBmp, isBmp } from './bmp.js';
-export { decodeImage, sniffFormat } from './decode.js';
+export { decodeImage, decodeResized, sniffFormat } from './decode.js';
+export type { ResizedImage } from './decode.js';
 export { ImageError } from './errors.js';
-export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
+export { CENTRAL_FRACTION, centralCropBox, checkResizeArgs, normalize, resizeForModel } from './preprocess.js';
 export type { CropBox, CropMode } from './preprocess.js';
 export { MAX_PIXELS } from './types.js';
 export type { RgbImage } from './types.js';
@@ -30,9 +31,11 @@ export interface ImageTensor {
   height: number;
 }
 
-/** Decode, (crop,) resize and normalise an image file or its bytes into a model input tensor. */
+/**
+ * Decode, (crop,) resize and normalise an image file or its bytes into a model input tensor. Decoding
+ * and resizing are one pass (see `decodeResized`): a large JPEG is never decoded at full size.
+ */
 export async function loadImageTensor(source: string | Uint8Array, options: LoadImageTensorOptions): Promise<ImageTensor> {
-  const img = await decodeImage(source, options.name);
-  const resized = await resizeForModel(img, options.size, options.crop ?? 'none');
-  return { tensor: normalize(resized, options.normalization), width: img.width, height: img.height };
+  const { image, width, height } = await decodeResized(source, options.size, options.crop ?? 'none', options.name);
+  return { tensor: normalize(image, options.normalization), width, height };
 }

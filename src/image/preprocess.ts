@@ -37,6 +37,12 @@ function checkImage(img: RgbImage): void {
   }
 }
 
+/** @throws RangeError unless `size` is a positive integer and `crop` is 'none' or 'center'. */
+export function checkResizeArgs(size: number, crop: CropMode): void {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`model input size must be a positive integer, got ${size}`);
+  if (crop !== 'none' && crop !== 'center') throw new RangeError(`crop must be 'none' or 'center', got ${String(crop)}`);
+}
+
 /**
  * Resize the whole image (crop 'none') or its central 87.5 % (crop 'center') to size×size, ignoring the
  * aspect ratio, with sharp's 'linear' kernel: a triangle filter, which when shrinking averages over the
@@ -45,8 +51,7 @@ function checkImage(img: RgbImage): void {
  */
 export async function resizeForModel(img: RgbImage, size: number, crop: CropMode): Promise<RgbImage> {
   checkImage(img);
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`model input size must be a positive integer, got ${size}`);
-  if (crop !== 'none' && crop !== 'center') throw new RangeError(`crop must be 'none' or 'center', got ${String(crop)}`);
+  checkResizeArgs(size, crop);
 
   const input = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   let pipeline = sharp(input, {
