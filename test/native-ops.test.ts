@@ -258,6 +258,21 @@ describe('native addon: contract', () => {
     }
   });
 
+  it('keeps per-thread scratch of wide layers within the 192 KB band budget', () => {
+    const plan = bottleneckPlan({
+      h: 112, w: 112, stride: 2, inC: 16, expandC: 96, outC: 24, residual: false, acts: [2, 2, 0], seed: 3,
+    });
+    for (const threads of THREADS) {
+      const model = new addon.Model(plan, { isa, threads });
+      try {
+        expect(model.scratchBytes).toBeGreaterThan(0);
+        expect(model.scratchBytes / threads).toBeLessThanOrEqual(192 * 1024 + 64 * 2);
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+
   it('throws a TypeError on input of the wrong length or type', () => {
     const plan = small();
     const model = new addon.Model(plan, { isa });
