@@ -17,10 +17,10 @@
 namespace mn {
 
 namespace {
-// 192 KB per thread for ring + band: measured as fast as 512 KB (v1, v2 at 1 and 2 threads) while
-// v2 224 needs 0.37 MB of scratch at 2 threads instead of 0.98 MB. The band still leaves room in
-// L2 for the expand/project weights.
-const size_t kBandBudgetFloats = 48 * 1024;
+// 256 KB per thread for ring + band: as fast as 512 KB (v1, v2 at 1 and 2 threads) while v2 224
+// needs 0.49 MB of scratch at 2 threads instead of 0.98 MB. (192 KB cost v1 ~3% on its 14x14x512
+// and 7x7x1024 layers: more bands = more passes over their 1-4 MB of weights.)
+const size_t kBandBudgetFloats = 64 * 1024;
 }
 
 void plan_bottleneck(StepDesc* s) {
@@ -64,8 +64,11 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
     RingState dummy{-1, (size_t)-1};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
     ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
-    for (size_t oy0 = y0; oy0 < y1; oy0 += R) {
-      const size_t r = y1 - oy0 < R ? y1 - oy0 : R;
+    // Equal bands of at most R rows (14 rows with R = 9: 7 + 7, not 9 + 5).
+    const size_t nBands = (y1 - y0 + R - 1) / R;
+    const size_t RB = (y1 - y0 + nBands - 1) / nBands;
+    for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
+      const size_t r = y1 - oy0 < RB ? y1 - oy0 : RB;
       if (s.hasExpand) {
         ptrdiff_t lo = (ptrdiff_t)(oy0 * s.stride) - (ptrdiff_t)s.padTop;
         ptrdiff_t hi = (ptrdiff_t)((oy0 + r - 1) * s.stride + 2) - (ptrdiff_t)s.padTop;
