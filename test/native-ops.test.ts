@@ -1,35 +1,25 @@
 // The C++ addon against the TypeScript reference (runPlan), op by op, for every ISA this CPU can
 // run and for 1 and 2 threads, on awkward shapes (odd sizes, channel tails, both strides, all
 // activations); plus the addon's error handling and concurrency contract.
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import type { ActCode, Plan, PointwiseStep } from '../src/engine/plan.js';
+import { loadAddon } from '../src/engine/native.js';
 import { runPlan } from '../src/engine/reference/run.js';
+import { randomArray, seededRandom } from '../src/model/random-model.js';
 import {
-  avgpoolPlan, bottleneckPlan, conv2dPlan, depthwisePlan, fcPlan, multiStepPlan, pointwisePlan, prng, randomArray,
+  avgpoolPlan, bottleneckPlan, conv2dPlan, depthwisePlan, fcPlan, multiStepPlan, pointwisePlan,
   softmaxPlan, type BottleneckArgs,
 } from './helpers/random-plan.js';
 
-interface NativeModel {
-  readonly isa: string;
-  readonly threads: number;
-  readonly arenaBytes: number;
-  readonly scratchBytes: number;
-  run(input: Float32Array): Promise<Float32Array>;
-  dispose(): void;
-}
-interface NativeAddon {
-  supportedIsas(): string[];
-  Model: new (plan: Plan, options?: { threads?: number; isa?: string }) => NativeModel;
-}
-
-const addon = createRequire(import.meta.url)('../build/Release/mobilenet_native.node') as NativeAddon;
+const loaded = loadAddon();
+if ('error' in loaded) throw loaded.error;
+const { addon } = loaded;
 const ISAS = addon.supportedIsas();
 const THREADS = [1, 2];
 const TOLERANCE = 1e-4;
 
 function inputFor(plan: Plan, seed: number, scale = 1): Float32Array {
-  return randomArray(prng(seed), plan.inputH * plan.inputW * plan.inputC, scale);
+  return randomArray(seededRandom(seed), plan.inputH * plan.inputW * plan.inputC, scale);
 }
 
 /** max |got - want| / max(1, |want|) must stay within TOLERANCE; NaN or a wrong length fails. */

@@ -14,7 +14,7 @@ import { describeTflite, loadTfliteFile, ModelError, parseTflite } from '../src/
 import { inputNormalization } from '../src/tflite/normalization.js';
 import { readModel } from '../src/tflite/schema.js';
 import { findZip } from '../src/tflite/zip.js';
-import { rng } from './helpers/tflite-mobilenet.js';
+import { seededRandom as rng } from '../src/model/random-model.js';
 import { writeTflite } from './helpers/tflite-writer.js';
 import { MODELS_DIR, requireShared } from './helpers/shared.js';
 

@@ -17,7 +17,7 @@ interface NativeModel {
 
 interface NativeAddon {
   supportedIsas(): string[];
-  Model: new (plan: Plan, options: { threads?: number; isa?: string }) => NativeModel;
+  Model: new (plan: Plan, options?: { threads?: number; isa?: string }) => NativeModel;
 }
 
 // From src/engine/ (tests) and dist/engine/ (the package) alike, the addon is two folders up;

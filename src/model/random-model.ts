@@ -15,7 +15,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** Uniform values in [-scale, scale]. */
-export function randomArray(random: () => number, length: number, scale: number): Float32Array {
+export function randomArray(random: () => number, length: number, scale = 1): Float32Array {
   const values = new Float32Array(length);
   for (let i = 0; i < length; i++) values[i] = (random() * 2 - 1) * scale;
   return values;

@@ -4,25 +4,7 @@ import type {
   ActCode, AvgPoolStep, BottleneckStep, Conv2dStep, ConvWeights, DepthwiseStep, FullyConnectedStep, Plan,
   PointwiseStep, SoftmaxStep, Step,
 } from '../../src/engine/plan.js';
-
-/** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** n values uniform in [-scale, scale]. */
-export function randomArray(rng: () => number, n: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (rng() * 2 - 1) * scale;
-  return out;
-}
+import { randomArray, seededRandom } from '../../src/model/random-model.js';
 
 /** TensorFlow SAME: output size and the zero rows/columns before the input. */
 export function same(inSize: number, kernel: number, stride: number): { out: number; pad: number } {
@@ -57,7 +39,7 @@ export interface SpatialArgs {
 }
 
 export function conv2dStep(a: SpatialArgs & { inC: number; outC: number; kernel?: number }): StepBody<Conv2dStep> {
-  const rng = prng(a.seed);
+  const rng = seededRandom(a.seed);
   const k = a.kernel ?? 3;
   const y = same(a.h, k, a.stride);
   const x = same(a.w, k, a.stride);
@@ -74,7 +56,7 @@ export function conv2dPlan(a: Parameters<typeof conv2dStep>[0]): Plan {
 }
 
 export function depthwiseStep(a: SpatialArgs & { channels: number; kernel?: number }): StepBody<DepthwiseStep> {
-  const rng = prng(a.seed);
+  const rng = seededRandom(a.seed);
   const k = a.kernel ?? 3;
   const y = same(a.h, k, a.stride);
   const x = same(a.w, k, a.stride);
@@ -93,7 +75,7 @@ export function depthwisePlan(a: Parameters<typeof depthwiseStep>[0]): Plan {
 export function pointwiseStep(
   a: { h: number; w: number; inC: number; outC: number; act: ActCode; seed: number; gain?: number },
 ): StepBody<PointwiseStep> {
-  const rng = prng(a.seed);
+  const rng = seededRandom(a.seed);
   return { op: 'pointwise', h: a.h, w: a.w, inC: a.inC, outC: a.outC, ...convWeights(rng, a.outC, a.inC, a.act, a.gain ?? 1) };
 }
 
@@ -112,7 +94,7 @@ export interface BottleneckArgs {
 }
 
 export function bottleneckStep(a: BottleneckArgs): StepBody<BottleneckStep> {
-  const rng = prng(a.seed);
+  const rng = seededRandom(a.seed);
   const g = a.gain ?? 1;
   const expandC = a.expandC ?? a.inC;
   const y = same(a.h, 3, a.stride);
@@ -137,7 +119,7 @@ export function avgpoolPlan(a: { h: number; w: number; channels: number }): Plan
 }
 
 export function fcStep(a: { inC: number; outC: number; seed: number }): StepBody<FullyConnectedStep> {
-  const rng = prng(a.seed);
+  const rng = seededRandom(a.seed);
   return { op: 'fc', inC: a.inC, outC: a.outC, weights: weights(rng, a.outC * a.inC, a.inC, 1), bias: randomArray(rng, a.outC, 0.5) };
 }
 

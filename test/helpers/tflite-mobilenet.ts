@@ -14,25 +14,13 @@ import {
   type OperatorDef,
   type TensorDef,
 } from './tflite-writer.js';
+import { seededRandom } from '../../src/model/random-model.js';
+import { BuiltinOperator, TensorType } from '../../src/tflite/schema.js';
 
-export const OP = {
-  ADD: 0,
-  AVERAGE_POOL_2D: 1,
-  CONV_2D: 3,
-  DEPTHWISE_CONV_2D: 4,
-  DEQUANTIZE: 6,
-  FULLY_CONNECTED: 9,
-  LOGISTIC: 14,
-  RELU6: 21,
-  RESHAPE: 22,
-  SOFTMAX: 25,
-  PAD: 34,
-  MEAN: 40,
-  QUANTIZE: 114,
-  HARD_SWISH: 117,
-} as const;
+/** The operator codes, as the reader knows them. */
+export const OP = BuiltinOperator;
 
-export const TYPE = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
+export const TYPE = TensorType;
 
 export interface SyntheticOptions {
   arch: Arch;
@@ -66,17 +54,6 @@ export interface Synthetic {
   params: { weights: Float32Array; bias: Float32Array }[];
 }
 
-/** mulberry32: a small seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function floatToHalf(value: number): number {
   const f = new Float32Array([value]);
@@ -100,7 +77,7 @@ function halfToFloat(h: number): number {
 export function buildSyntheticMobilenet(opts: SyntheticOptions): Synthetic {
   const resolution = opts.resolution ?? 64;
   const numClasses = opts.numClasses ?? 10;
-  const random = rng(opts.seed ?? 1);
+  const random = seededRandom(opts.seed ?? 1);
   const gauss = () => (random() + random() + random() - 1.5) * 2;
 
   let dequantizeCount = 0;
