@@ -2,7 +2,7 @@
 import { access } from 'node:fs/promises';
 import { createEngine, type Backend, type BackendName, type Plan } from './engine/index.js';
 import { loadImageTensor } from './image/index.js';
-import { CATALOG, isModelPath, modelFile, modelsFolder, DEFAULT_MODEL } from './model/catalog.js';
+import { CATALOG, DEFAULT_MODEL, isModelPath, modelFile } from './model/catalog.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
 import { loadTfliteFile } from './tflite/index.js';
@@ -85,7 +85,7 @@ async function readModelSpec(model: string): Promise<ModelSpec> {
         ? ''
         : ` (known models: ${CATALOG.map((entry) => entry.name).join(', ')})`;
       throw new ModelNotFoundError(
-        `model '${model}' not found: looked for ${file}${known}; put the .tflite file there, set MOBILENET_HOME to the folder that has it (now ${modelsFolder()}), or pass a path to a .tflite file`,
+        `model '${model}' not found: looked for ${file}${known}; put the .tflite file there, set MOBILENET_HOME to the folder that has it, or pass a path to a .tflite file`,
       );
     }
   }

@@ -48,9 +48,12 @@ export function registerClassify(program: Command): void {
     });
 }
 
+/** Images decoded ahead of the one being classified: decoding (sharp, libuv pool) is the slow part. */
+const DECODE_AHEAD = 4;
+
 /**
- * Classifies images in order. The next image is decoded while the current one runs through the
- * network (both happen off the JS thread); a bad image is reported and the others go on.
+ * Classifies images in order. Later images are decoded while the current one runs through the
+ * network (both off the JS thread); a bad image is reported and the others go on.
  */
 async function classifyAll(classifier: Classifier, images: string[], flags: ClassifyFlags): Promise<ImageResult[]> {
   const prepare = (file: string) => classifier.prepare(file, flags.crop).then(
@@ -60,19 +63,15 @@ async function classifyAll(classifier: Classifier, images: string[], flags: Clas
   const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
   bar?.start(images.length, 0);
 
+  const pending = images.slice(0, DECODE_AHEAD).map(prepare);
   const results: ImageResult[] = [];
-  let next = images.length > 0 ? prepare(images[0]) : undefined;
   for (let i = 0; i < images.length; i++) {
-    const current = await next!;
-    next = i + 1 < images.length ? prepare(images[i + 1]) : undefined;
+    const current = await pending[i];
+    if (i + DECODE_AHEAD < images.length) pending.push(prepare(images[i + DECODE_AHEAD]));
     const file = images[i];
-    let result: ImageResult;
-    if ('error' in current) {
-      result = { file, error: current.error };
-    } else {
-      const predictions = classifier.topK(await classifier.predict(current.tensor), flags);
-      result = { file, predictions };
-    }
+    const result: ImageResult = 'error' in current
+      ? { file, error: current.error }
+      : { file, predictions: classifier.topK(await classifier.predict(current.tensor), flags) };
     results.push(result);
     bar?.increment();
     report(result, flags);
