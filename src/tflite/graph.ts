@@ -7,7 +7,7 @@
 // weights), RESHAPE / SQUEEZE that only add or drop size-1 dimensions, a PAD whose pads equal
 // TensorFlow SAME's for the VALID convolution that follows it, and standalone RELU / RELU6 right after
 // a convolution without a fused activation (folded into it).
-import type { Activation } from '../model/spec.js';
+import type { Activation, Conv2dLayer, DepthwiseLayer } from '../model/spec.js';
 import { dequantize, elementCount, isConstant, readIntegerConstant, type TensorSource } from './dequantize.js';
 import { ModelError } from './errors.js';
 import {
@@ -37,34 +37,19 @@ interface Spatial {
   outW: number;
 }
 
-export interface ConvPrim extends Spatial {
-  kind: 'conv';
+/** Where a layer sits in the graph: its operator and canonical input / output tensors (see GraphWalk.canon). */
+interface Placed {
   origin: Origin;
-  kernel: number;
-  stride: number;
-  inC: number;
-  outC: number;
-  act: Activation;
-  /** [outC, k, k, inC] */
-  weights: Float32Array;
-  bias: Float32Array;
-  /** Canonical input / output tensors (see GraphWalk.canon). */
   input: number;
   output: number;
 }
 
-export interface DepthwisePrim extends Spatial {
+export interface ConvPrim extends Spatial, Placed, Omit<Conv2dLayer, 'type'> {
+  kind: 'conv';
+}
+
+export interface DepthwisePrim extends Spatial, Placed, Omit<DepthwiseLayer, 'type'> {
   kind: 'depthwise';
-  origin: Origin;
-  kernel: number;
-  stride: number;
-  channels: number;
-  act: Activation;
-  /** [k, k, C] */
-  weights: Float32Array;
-  bias: Float32Array;
-  input: number;
-  output: number;
 }
 
 export interface AddPrim {
