@@ -116,7 +116,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   steps_.resize(n);
 
   const size_t nr = kernels->gemm_nr, cb = kernels->dw_cb;
-  size_t maxScratch = 0, maxZero = 0;
+  size_t maxScratch = 0, maxZero = 0, maxShared = 0;
   for (uint32_t i = 0; i < n; ++i) {
     const Napi::Value sv = steps.Get(i);
     PlanReader r0(env, "step " + std::to_string(i));
@@ -221,7 +221,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       inSize = r.mul({s.inH, s.inW, s.inC});
       outSize = r.mul({s.outH, s.outW, s.outC});
       r.mul({s.inW, s.expandC, s.outH, 3});  // bounds the band buffers
-      plan_bottleneck(&s);
+      plan_bottleneck(&s, threads == 0 ? 1 : threads);
     } else if (op == "avgpool") {
       s.op = OpType::AvgPool;
       s.inH = r.uint(o, "h", 1);
@@ -249,7 +249,8 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     check_range(r, s.output, outSize, arenaSize, "output");
     if (s.input < s.output + outSize && s.output < s.input + inSize)
       r.fail("output overlaps input");
-    const size_t sf = scratch_floats(s), zf = zero_floats(s);
+    const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);
+    maxShared = hf > maxShared ? hf : maxShared;
     maxScratch = sf > maxScratch ? sf : maxScratch;
     maxZero = zf > maxZero ? zf : maxZero;
   }
@@ -263,14 +264,15 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     if (maxScratch > 0) scratch_[t].reset(maxScratch);
     scratchPtrs_[t] = scratch_[t].data();
   }
-  scratchBytes_ = threads * maxScratch * sizeof(float);
+  if (maxShared > 0) shared_.reset(maxShared);
+  scratchBytes_ = (threads * maxScratch + maxShared) * sizeof(float);
   pool_.reset(new ThreadPool(threads));
 }
 
 void Model::run(const float* input, float* output, double* stepMillis) {
   float* arena = arena_.data();
   std::memcpy(arena + input_, input, inputSize() * sizeof(float));
-  const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data()};
+  const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), shared_.data()};
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepDesc& s = steps_[i];
     const auto start = std::chrono::steady_clock::now();

@@ -117,7 +117,19 @@ const BOTTLENECK_CASES: Omit<BottleneckArgs, 'seed'>[] = [
   { h: 28, w: 28, stride: 1, inC: 32, expandC: 192, outC: 32, residual: true, acts: [2, 2, 0] },
   { h: 56, w: 55, stride: 2, inC: 16, expandC: 96, outC: 24, residual: false, acts: [2, 2, 0] },
   { h: 40, w: 41, stride: 1, inC: 96, expandC: null, outC: 17, residual: false, acts: [0, 2, 1] },
+  // small image, >= 128K weights: with several threads, whole-image phases through a shared buffer
+  // (expand and project split by channel panels, plus pixel blocks when panels are too few)
+  { h: 7, w: 5, stride: 1, inC: 40, expandC: 1000, outC: 97, residual: false, acts: [2, 2, 0] },
+  { h: 9, w: 6, stride: 2, inC: 33, expandC: 700, outC: 190, residual: false, acts: [1, 2, 2] },
+  { h: 6, w: 7, stride: 1, inC: 130, expandC: 530, outC: 130, residual: true, acts: [2, 2, 0] },
+  { h: 5, w: 4, stride: 1, inC: 400, expandC: null, outC: 333, residual: false, acts: [0, 1, 1] },
+  { h: 7, w: 7, stride: 2, inC: 380, expandC: null, outC: 350, residual: false, acts: [0, 2, 2] },
+  { h: 1, w: 1, stride: 1, inC: 64, expandC: 1024, outC: 100, residual: false, acts: [2, 2, 0] },
 ];
+
+/** Wide-mode cases (small image, large weights) from BOTTLENECK_CASES. */
+const isWide = (c: Omit<BottleneckArgs, 'seed'>) =>
+  c.h * c.w <= 49 && (c.expandC === null ? 0 : c.inC * c.expandC) + (c.expandC ?? c.inC) * c.outC >= 128 * 1024;
 
 describe('native addon: supportedIsas', () => {
   it('lists usable ISAs best first, always ending with scalar', () => {
@@ -210,7 +222,7 @@ describe.each(ISAS.flatMap((isa) => THREADS.map((threads) => ({ isa, threads }))
 // still hand out every item exactly once.
 describe.each([3, 5])('native dynamic split: threads %i', (threads) => {
   const isa = ISAS[0];
-  it.each(BOTTLENECK_CASES.map((c, i) => ({ ...c, i })).filter((c) => c.h >= 13))(
+  it.each(BOTTLENECK_CASES.map((c, i) => ({ ...c, i })).filter((c) => c.h >= 13 || isWide(c)))(
     'bottleneck $h x $w, $inC -> $expandC -> $outC, stride $stride',
     async (c) => {
       const gain = c.acts.includes(2) ? 3 : 1;
@@ -260,6 +272,27 @@ describe('native addon: contract', () => {
       } finally {
         model.dispose();
       }
+    }
+  });
+
+  it('small images with large weights share one buffer across threads (wide mode)', () => {
+    const plan = bottleneckPlan({
+      h: 7, w: 7, stride: 1, inC: 160, expandC: 960, outC: 160, residual: true, acts: [2, 2, 0], seed: 4,
+    });
+    const shared = (7 * 7 * 960 + 7 * 7 * 960) * 4;
+    for (const threads of [2, 3]) {
+      const model = new addon.Model(plan, { isa, threads });
+      try {
+        expect(model.scratchBytes).toBe(shared);
+      } finally {
+        model.dispose();
+      }
+    }
+    const one = new addon.Model(plan, { isa, threads: 1 });
+    try {
+      expect(one.scratchBytes).toBeLessThan(shared);
+    } finally {
+      one.dispose();
     }
   });
 

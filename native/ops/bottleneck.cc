@@ -21,9 +21,15 @@ namespace {
 // needs 0.49 MB of scratch at 2 threads instead of 0.98 MB. (192 KB cost v1 ~3% on its 14x14x512
 // and 7x7x1024 layers: more bands = more passes over their 1-4 MB of weights.)
 const size_t kBandBudgetFloats = 64 * 1024;
+// Wide mode (threads > 1) for outputs of at most 14x14 pixels whose weights do not fit in half a
+// 1 MB L2 (v1 from 28x28x256 /2 on, v2's 7x7 layers): row chunks there re-stream them per chunk.
+const size_t kWideMaxPixels = 196;
+const size_t kWideMinWeights = 128 * 1024;
 }
 
-void plan_bottleneck(StepDesc* s) {
+void plan_bottleneck(StepDesc* s, size_t threads) {
+  const size_t weights = (s->hasExpand ? s->inC * s->expandC : 0) + s->expandC * s->outC;
+  s->wide = threads > 1 && s->outH * s->outW <= kWideMaxPixels && weights >= kWideMinWeights;
   const size_t expRow = s->inW * s->expandC;
   const size_t dwRow = s->outW * s->expandC;
   size_t r = s->outH;
@@ -35,7 +41,71 @@ void plan_bottleneck(StepDesc* s) {
   s->ringRows = (r - 1) * s->stride + 3;
 }
 
+namespace {
+
+// C[M x N] = gemm(A, W) split over the pool by output-channel panels; when there are too few
+// panels for an even split, also by pixel blocks (whole microkernel tiles).
+void gemm_by_panels(const ExecContext& ctx, size_t M, size_t N, size_t K, const float* a,
+                    size_t a_stride, const float* w, float* c, size_t c_stride, const float* res,
+                    size_t res_stride, Act act) {
+  const size_t T = ctx.pool->size(), nr = ctx.k->gemm_nr, mr = ctx.k->gemm_mr;
+  const size_t panels = (N + nr - 1) / nr, panel_floats = nr * (K + 1);
+  const size_t tiles = (M + mr - 1) / mr;
+  size_t mparts = 1;
+  while (panels * mparts % T != 0 && panels * mparts < 4 * T && mparts * 2 <= tiles) ++mparts;
+  const size_t units = panels * mparts;
+  const GemmFn gemm = ctx.k->gemm;
+  parallel_for(*ctx.pool, units, 1, [&](size_t, size_t u0, size_t u1) {
+    for (size_t u = u0; u < u1;) {
+      // Consecutive units of one pixel part with adjacent panels: one GEMM call.
+      const size_t part = u / panels, p0 = u % panels;
+      size_t p1 = p0 + 1;
+      while (p1 < panels && u + (p1 - p0) < u1) ++p1;
+      const size_t m0 = tiles * part / mparts * mr, m1r = tiles * (part + 1) / mparts * mr;
+      const size_t m1 = m1r < M ? m1r : M;
+      const size_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
+      gemm(m1 - m0, n1 - n0, K, a + m0 * a_stride, a_stride, w + p0 * panel_floats,
+           c + m0 * c_stride + n0, c_stride, res != nullptr ? res + m0 * res_stride + n0 : nullptr,
+           res_stride, act.min, act.max);
+      u += p1 - p0;
+    }
+  });
+}
+
+void run_bottleneck_wide(const ExecContext& ctx, const StepDesc& s, float* arena) {
+  const float* in = arena + s.input;
+  float* out = arena + s.output;
+  const size_t inRow = s.inW * s.inC, expRow = s.inW * s.expandC, dwRow = s.outW * s.expandC;
+  float* exp = ctx.shared;                                       // inH * expRow (with expand)
+  float* dw = exp + (s.hasExpand ? s.inH * expRow : 0);          // outH * dwRow
+  if (s.hasExpand)
+    gemm_by_panels(ctx, s.inH * s.inW, s.expandC, s.inC, in, s.inC, s.w0.data(), exp, s.expandC,
+                   nullptr, 0, s.act0);
+  const float* src = s.hasExpand ? exp : in;
+  const size_t srcRow = s.hasExpand ? expRow : inRow;
+  const ptrdiff_t inH = (ptrdiff_t)s.inH;
+  parallel_for(*ctx.pool, s.outH, 1, [&](size_t, size_t y0, size_t y1) {
+    for (size_t oy = y0; oy < y1; ++oy) {
+      const float* rows[3];
+      for (size_t ky = 0; ky < 3; ++ky) {
+        const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.padTop;
+        rows[ky] = iy < 0 || iy >= inH ? ctx.zero : src + (size_t)iy * srcRow;
+      }
+      ctx.k->dw3x3(rows, s.inW, s.stride, s.padLeft, s.outW, s.expandC, s.w1.data(),
+                   dw + oy * dwRow, s.act1.min, s.act1.max);
+    }
+  });
+  gemm_by_panels(ctx, s.outH * s.outW, s.outC, s.expandC, dw, s.expandC, s.w2.data(), out, s.outC,
+                 s.residual ? in : nullptr, s.inC, s.act2);
+}
+
+}  // namespace
+
 void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
+  if (s.wide) {
+    run_bottleneck_wide(ctx, s, arena);
+    return;
+  }
   const float* in = arena + s.input;
   float* out = arena + s.output;
   const size_t inRow = s.inW * s.inC;

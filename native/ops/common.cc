@@ -97,10 +97,16 @@ size_t scratch_floats(const StepDesc& s) {
     case OpType::Conv2d:
       return s.outW * s.kernel * s.kernel * s.inC;
     case OpType::Bottleneck:
+      if (s.wide) return 0;
       return (s.hasExpand ? s.ringRows * s.inW * s.expandC : 0) + s.bandRows * s.outW * s.expandC;
     default:
       return 0;
   }
+}
+
+size_t shared_floats(const StepDesc& s) {
+  if (s.op != OpType::Bottleneck || !s.wide) return 0;
+  return (s.hasExpand ? s.inH * s.inW * s.expandC : 0) + s.outH * s.outW * s.expandC;
 }
 
 size_t zero_floats(const StepDesc& s) {

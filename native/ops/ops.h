@@ -56,6 +56,7 @@ struct StepDesc {
   size_t inC = 0, expandC = 0, outC = 0;
   bool residual = false, hasExpand = false;
   size_t bandRows = 1, ringRows = 3;  // bottleneck: output rows per band, expanded rows in the ring
+  bool wide = false;  // bottleneck: small image, several threads: whole-image phases (see bottleneck.cc)
   Act act0{}, act1{}, act2{};
   AlignedBuffer w0, w1, w2, bias;
   std::vector<size_t> koff;  // conv2d: input offset of each of the k*k*inC taps (indirect GEMM)
@@ -74,18 +75,22 @@ struct ExecContext {
   ThreadPool* pool;
   float* const* scratch;  // one buffer per thread
   const float* zero;      // read-only zeros, >= max row size of any depthwise input
+  float* shared;          // one buffer all threads share, >= max shared_floats of any step
 };
 
 // Per-thread scratch floats each op needs (0 if none).
 size_t scratch_floats(const StepDesc& s);
+// Floats of the buffer shared by all threads a step needs (0 if none).
+size_t shared_floats(const StepDesc& s);
 // Floats of zeros a step needs to read (a padding row).
 size_t zero_floats(const StepDesc& s);
 
 // Prepares the tap offsets of a conv2d step (needs shapes).
 void plan_conv2d(StepDesc* s);
 
-// Chooses bandRows / ringRows of a bottleneck step (needs shapes and hasExpand).
-void plan_bottleneck(StepDesc* s);
+// Chooses bandRows / ringRows / wide of a bottleneck step (needs shapes and hasExpand) for a pool
+// of `threads` threads.
+void plan_bottleneck(StepDesc* s, size_t threads);
 
 void run_conv2d(const ExecContext& ctx, const StepDesc& s, float* arena);
 void run_depthwise(const ExecContext& ctx, const StepDesc& s, float* arena);
