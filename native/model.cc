@@ -1,6 +1,7 @@
 // Plan parsing + validation, weight packing and the executor. Generic code (no ISA flags).
 #include "model.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <napi.h>
@@ -258,21 +259,21 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   if (threads == 0) threads = 1;
   arena_.reset(arenaSize);
   zero_.reset(maxZero == 0 ? 1 : maxZero);
-  scratch_.resize(threads);
+  // One block: each thread's scratch at a 64-byte aligned stride, and the shared buffer of wide
+  // steps over the same floats (a step uses one or the other, and steps run one at a time).
+  const size_t stride = (maxScratch + 15) / 16 * 16;
+  const size_t blockFloats = std::max(threads * stride, maxShared);
+  if (blockFloats > 0) scratch_.reset(blockFloats);
   scratchPtrs_.resize(threads);
-  for (size_t t = 0; t < threads; ++t) {
-    if (maxScratch > 0) scratch_[t].reset(maxScratch);
-    scratchPtrs_[t] = scratch_[t].data();
-  }
-  if (maxShared > 0) shared_.reset(maxShared);
-  scratchBytes_ = (threads * maxScratch + maxShared) * sizeof(float);
+  for (size_t t = 0; t < threads; ++t) scratchPtrs_[t] = maxScratch > 0 ? scratch_.data() + t * stride : nullptr;
+  scratchBytes_ = blockFloats * sizeof(float);
   pool_.reset(new ThreadPool(threads));
 }
 
 void Model::run(const float* input, float* output, double* stepMillis) {
   float* arena = arena_.data();
   std::memcpy(arena + input_, input, inputSize() * sizeof(float));
-  const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), shared_.data()};
+  const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), scratch_.data()};
   for (size_t i = 0; i < steps_.size(); ++i) {
     const StepDesc& s = steps_[i];
     const auto start = std::chrono::steady_clock::now();

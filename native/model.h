@@ -44,8 +44,7 @@ class Model {
   std::vector<StepDesc> steps_;
   AlignedBuffer arena_;
   AlignedBuffer zero_;
-  AlignedBuffer shared_;  // bottleneck steps in wide mode (one buffer for all threads)
-  std::vector<AlignedBuffer> scratch_;
+  AlignedBuffer scratch_;  // per-thread scratch; also the shared buffer of wide bottleneck steps
   std::vector<float*> scratchPtrs_;
   size_t scratchBytes_ = 0;
   std::unique_ptr<ThreadPool> pool_;

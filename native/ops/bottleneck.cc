@@ -23,13 +23,17 @@ namespace {
 const size_t kBandBudgetFloats = 64 * 1024;
 // Wide mode (threads > 1) for outputs of at most 14x14 pixels whose weights do not fit in half a
 // 1 MB L2 (v1 from 28x28x256 /2 on, v2's 7x7 layers): row chunks there re-stream them per chunk.
+// Its whole-image buffer borrows the threads' band scratch, so it is used only where it fits there:
+// the activation memory stays that of the row bands.
 const size_t kWideMaxPixels = 196;
 const size_t kWideMinWeights = 128 * 1024;
 }
 
 void plan_bottleneck(StepDesc* s, size_t threads) {
   const size_t weights = (s->hasExpand ? s->inC * s->expandC : 0) + s->expandC * s->outC;
-  s->wide = threads > 1 && s->outH * s->outW <= kWideMaxPixels && weights >= kWideMinWeights;
+  const size_t wideFloats = (s->hasExpand ? s->inH * s->inW * s->expandC : 0) + s->outH * s->outW * s->expandC;
+  s->wide = threads > 1 && s->outH * s->outW <= kWideMaxPixels && weights >= kWideMinWeights &&
+            wideFloats <= threads * kBandBudgetFloats;
   const size_t expRow = s->inW * s->expandC;
   const size_t dwRow = s->outW * s->expandC;
   size_t r = s->outH;
