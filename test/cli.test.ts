@@ -151,6 +151,14 @@ describe('mobilenet bench', () => {
     expect(macs).toBe(report.macs);
   }, 60_000);
 
+  it('rejects bad option values as usage errors', async () => {
+    for (const args of [['--alpha', '-1'], ['--alpha', 'abc'], ['--runs', '0'], ['--arch', 'v3']]) {
+      const result = await mobilenet(['bench', ...args]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/error: option/);
+    }
+  }, 30_000);
+
   it.skipIf(!run)('prints a readable report for a real model file', async () => {
     const result = await mobilenet(['bench', '--model', 'mobilenet_v1_0.25_128_quant', '--runs', '3', '--warmup', '1']);
     expect(result.code).toBe(0);

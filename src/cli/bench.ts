@@ -5,7 +5,7 @@ import { stepMacs } from '../engine/cost.js';
 import type { Step } from '../engine/plan.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
-import { positiveInteger } from './options.js';
+import { positiveInteger, positiveNumber } from './options.js';
 import { fail, warnOnce } from './process.js';
 import { percentile } from './stats.js';
 
@@ -21,12 +21,6 @@ interface BenchFlags {
   backend: 'native' | 'reference';
   json?: boolean;
   profile?: boolean;
-}
-
-function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (!(parsed > 0)) throw new Error(`expected a number > 0, got '${value}'`);
-  return parsed;
 }
 
 export function registerBench(program: Command): void {

@@ -7,6 +7,12 @@ export function positiveInteger(value: string): number {
   return parsed;
 }
 
+export function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !(parsed > 0 && Number.isFinite(parsed))) throw new InvalidArgumentError('expected a number > 0');
+  return parsed;
+}
+
 export function probability(value: string): number {
   const parsed = Number(value);
   if (value.trim() === '' || !(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError('expected a number from 0 to 1');
