@@ -420,16 +420,24 @@ class GraphWalk implements TensorSource {
     }
     const { flow, stride, outH, outW } = this.spatial(op, opts, kh);
     if (inC !== flow.c) this.failAt(op, `filter expects ${inC} input channels, the input has ${flow.c}`);
+    this.prims.push({ kind: 'conv', inC, outC, ...this.convOutput(op, opts!.activation, flow, kh, stride, outH, outW, outC, weights) });
+  }
+
+  /**
+   * What a convolution shares with a depthwise one once its filter is checked: the output tensor and
+   * its shape, the activation, the bias and the placement in the graph. Moves the flow to the output.
+   */
+  private convOutput(
+    op: Operator, activation: number, flow: Flow, kernel: number, stride: number,
+    outH: number, outW: number, outC: number, weights: Float32Array,
+  ) {
     const out = this.tensor(op, op.outputs[0], 'output');
     this.expectShape(op, out, [1, outH, outW, outC]);
-    this.prims.push({
-      kind: 'conv',
+    const fields = {
       origin: this.origin(op),
-      kernel: kh,
+      kernel,
       stride,
-      inC,
-      outC,
-      act: this.activation(op, opts!.activation, out),
+      act: this.activation(op, activation, out),
       weights,
       bias: this.bias(op, op.inputs[2], outC),
       input: flow.tensor,
@@ -438,8 +446,9 @@ class GraphWalk implements TensorSource {
       inW: flow.w,
       outH,
       outW,
-    });
+    };
     this.flow = { tensor: out.index, h: outH, w: outW, c: outC };
+    return fields;
   }
 
   private depthwise(op: Operator): void {
@@ -452,25 +461,7 @@ class GraphWalk implements TensorSource {
     const { flow, stride, outH, outW } = this.spatial(op, opts, kh);
     // depth_multiplier is redundant (newer TFLite ignores it): the filter's channels must equal the input's.
     if (channels !== flow.c) this.failAt(op, `filter has ${channels} channels, the input ${flow.c} (depth multiplier ≠ 1)`);
-    const out = this.tensor(op, op.outputs[0], 'output');
-    this.expectShape(op, out, [1, outH, outW, channels]);
-    this.prims.push({
-      kind: 'depthwise',
-      origin: this.origin(op),
-      kernel: kh,
-      stride,
-      channels,
-      act: this.activation(op, opts!.activation, out),
-      weights,
-      bias: this.bias(op, op.inputs[2], channels),
-      input: flow.tensor,
-      output: out.index,
-      inH: flow.h,
-      inW: flow.w,
-      outH,
-      outW,
-    });
-    this.flow = { tensor: out.index, h: outH, w: outW, c: channels };
+    this.prims.push({ kind: 'depthwise', channels, ...this.convOutput(op, opts!.activation, flow, kh, stride, outH, outW, channels, weights) });
   }
 
   private standaloneActivation(op: Operator, act: Activation): void {
