@@ -39,11 +39,6 @@ export function loadAddon(): { addon: NativeAddon } | { error: Error } {
   return loaded;
 }
 
-export function nativeIsas(): string[] {
-  const result = loadAddon();
-  return 'addon' in result ? result.addon.supportedIsas() : [];
-}
-
 export function createNativeBackend(plan: Plan, options: BackendOptions): Backend {
   const result = loadAddon();
   if ('error' in result) throw result.error;

@@ -186,7 +186,7 @@ async function decodeResizedWithSharp(bytes: Uint8Array, label: string, size: nu
 }
 
 /** The container format from the first bytes, for error messages only (sharp does the real detection). */
-export function sniffFormat(b: Uint8Array): string | undefined {
+function sniffFormat(b: Uint8Array): string | undefined {
   const ascii = (start: number, end: number) => String.fromCharCode(...b.subarray(start, end));
   if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'JPEG';
   if (b.length >= 8 && b[0] === 0x89 && ascii(1, 4) === 'PNG') return 'PNG';

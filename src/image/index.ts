@@ -5,10 +5,10 @@ import { decodeResized } from './decode.js';
 import { normalize, type CropMode } from './preprocess.js';
 
 export { decodeBmp, isBmp } from './bmp.js';
-export { decodeImage, decodeResized, sniffFormat } from './decode.js';
+export { decodeImage, decodeResized } from './decode.js';
 export type { ResizedImage } from './decode.js';
 export { ImageError } from './errors.js';
-export { CENTRAL_FRACTION, centralCropBox, checkResizeArgs, normalize, resizeForModel } from './preprocess.js';
+export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
 export type { CropBox, CropMode } from './preprocess.js';
 export { MAX_PIXELS } from './types.js';
 export type { RgbImage } from './types.js';
