@@ -1,4 +1,4 @@
-// Types of bench/onnx-export.mjs, for test/onnx-export.test.ts.
+// Types of bench/onnx-export.mjs, for bench/test/onnx-export.test.ts.
 import type { Plan } from '../src/engine/plan.js';
 
 export declare function planToOnnx(plan: Plan): Uint8Array;

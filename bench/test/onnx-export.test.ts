@@ -3,11 +3,11 @@
 // comparison would be between two different models.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { describeOnnx, nhwcToNchw, onnxOpCounts, planToOnnx } from '../bench/onnx-export.mjs';
-import type { Plan } from '../src/engine/plan.js';
-import { planModel } from '../src/engine/planner.js';
-import { runPlan } from '../src/engine/reference/run.js';
-import { createRandomModel, seededRandom } from '../src/model/random-model.js';
+import { describeOnnx, nhwcToNchw, onnxOpCounts, planToOnnx } from '../onnx-export.mjs';
+import type { Plan } from '../../src/engine/plan.js';
+import { planModel } from '../../src/engine/planner.js';
+import { runPlan } from '../../src/engine/reference/run.js';
+import { createRandomModel, seededRandom } from '../../src/model/random-model.js';
 
 interface OrtTensor { readonly data: Float32Array }
 interface OrtSession {
