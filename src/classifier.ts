@@ -1,8 +1,9 @@
 // The library's core: a loaded model that classifies images.
-import { access } from 'node:fs/promises';
 import { createEngine, type Backend, type BackendName, type Plan } from './engine/index.js';
 import { loadImageTensor } from './image/index.js';
-import { CATALOG, DEFAULT_MODEL, isModelPath, modelFile } from './model/catalog.js';
+import { DEFAULT_MODEL } from './model/catalog.js';
+import type { DownloadReporter } from './model/download.js';
+import { resolveModelFile } from './model/resolve.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
 import { loadTfliteFile } from './tflite/index.js';
@@ -22,6 +23,10 @@ export interface LoadModelOptions {
   labelsFile?: string;
   /** Told once when the native backend is unavailable and the TypeScript one is used instead. */
   onFallback?: (reason: string) => void;
+  /** Never download a catalog model missing from the models folder (default: $MOBILENET_OFFLINE). */
+  offline?: boolean;
+  /** Told how a download of a catalog model goes (start, bytes received, retries, done). */
+  onDownload?: DownloadReporter;
 }
 
 export interface ClassifyOptions {
@@ -31,8 +36,6 @@ export interface ClassifyOptions {
   /** 'center' takes the central 87.5 % first, as in ImageNet evaluation. */
   crop?: 'none' | 'center';
 }
-
-export class ModelNotFoundError extends Error {}
 
 export class Classifier {
   constructor(
@@ -76,25 +79,11 @@ export class Classifier {
   }
 }
 
-async function readModelSpec(model: string): Promise<ModelSpec> {
-  const file = modelFile(model);
-  if (!isModelPath(model)) {
-    const exists = await access(file).then(() => true, () => false);
-    if (!exists) {
-      const known = CATALOG.some((entry) => entry.name === model)
-        ? ''
-        : ` (known models: ${CATALOG.map((entry) => entry.name).join(', ')})`;
-      throw new ModelNotFoundError(
-        `model '${model}' not found: looked for ${file}${known}; put the .tflite file there, set MOBILENET_HOME to the folder that has it, or pass a path to a .tflite file`,
-      );
-    }
-  }
-  return loadTfliteFile(file);
-}
-
 /** Loads a model (a catalog name, a .tflite path, or a spec) and starts its backend. */
 export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, options: LoadModelOptions = {}): Promise<Classifier> {
-  const spec = typeof model === 'string' ? await readModelSpec(model) : model;
+  const spec = typeof model === 'string'
+    ? await loadTfliteFile(await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }))
+    : model;
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
   const { plan, backend } = createEngine(spec, options);
   return new Classifier(spec, plan, backend, labels);

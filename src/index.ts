@@ -1,8 +1,13 @@
-export { Classifier, loadModel, ModelNotFoundError } from './classifier.js';
+export { Classifier, loadModel } from './classifier.js';
 export type { ClassifyOptions, LoadModelOptions, Prediction } from './classifier.js';
 export { createEngine, planModel } from './engine/index.js';
 export type { Backend, BackendName, Plan } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';
 export { architectureShapes } from './model/architecture.js';
-export { CATALOG, DEFAULT_MODEL, modelsFolder } from './model/catalog.js';
+export { CATALOG, DEFAULT_MODEL, findModel } from './model/catalog.js';
+export type { CatalogEntry, Precision } from './model/catalog.js';
+export { modelsFolder } from './model/cache.js';
+export { ModelDownloadError } from './model/download.js';
+export type { DownloadReporter } from './model/download.js';
+export { ModelNotFoundError } from './model/resolve.js';
 export type { Arch, ModelSpec, Layer } from './model/spec.js';

@@ -3,8 +3,10 @@ import { availableParallelism } from 'node:os';
 import { loadModel, type Classifier } from '../classifier.js';
 import { stepMacs } from '../engine/cost.js';
 import type { Step } from '../engine/plan.js';
+import { resolveModelFile } from '../model/resolve.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
+import { downloadProgress } from './download-progress.js';
 import { positiveInteger, positiveNumber } from './options.js';
 import { fail, warnOnce } from './process.js';
 import { percentile } from './stats.js';
@@ -30,7 +32,7 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--arch <v1|v2>', 'architecture').choices(['v1', 'v2']).default('v2'))
     .option('--alpha <a>', 'width multiplier', positiveNumber, 1)
     .option('--resolution <px>', 'input height and width', positiveInteger, 224)
-    .option('-m, --model <name|file>', 'benchmark a real model file instead of random weights')
+    .option('-m, --model <name|file>', 'benchmark a real model (name or alias, downloaded on first use, or a .tflite file) instead of random weights')
     .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
     .option('--runs <n>', 'timed runs', positiveInteger, 100)
     .option('--warmup <n>', 'untimed runs first', positiveInteger, 10)
@@ -39,9 +41,11 @@ export function registerBench(program: Command): void {
     .option('--json', 'print the results as JSON')
     .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
     .action(async (flags: BenchFlags) => {
+      // A model downloaded on first use is fetched before the load is timed.
+      const file = flags.model ? await resolveModelFile(flags.model, { reporter: downloadProgress() }).catch(fail) : undefined;
       const loadStart = performance.now();
-      const spec = flags.model ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
-      const model = await loadModel(spec ?? flags.model, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce }).catch(fail);
+      const spec = file ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
+      const model = await loadModel(spec ?? file, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce }).catch(fail);
       const loadMs = performance.now() - loadStart;
       try {
         const report = await measure(model, flags, loadMs);

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { loadModel, type Classifier } from '../classifier.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
 import { formatHuman, formatJson, type ImageResult } from './report.js';
+import { downloadProgress } from './download-progress.js';
 import { positiveInteger, probability } from './options.js';
 import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
 
@@ -23,7 +24,7 @@ export function registerClassify(program: Command): void {
     .command('classify')
     .description('classify images and print the top classes of each')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP)')
-    .option('-m, --model <name|file>', 'model name in the models folder, or a .tflite file', DEFAULT_MODEL)
+    .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
     .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .option('-k, --top-k <n>', 'how many classes to show per image', positiveInteger, 5)
     .option('--threshold <p>', 'hide classes scoring below p', probability, 0)
@@ -37,6 +38,7 @@ export function registerClassify(program: Command): void {
         threads: flags.threads,
         labelsFile: flags.labels,
         onFallback: warnOnce,
+        onDownload: downloadProgress(),
       }).catch(fail);
       try {
         const results = await classifyAll(classifier, images, flags);

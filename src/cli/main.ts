@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerClassify } from './classify.js';
+import { registerModels } from './models.js';
 import { fail } from './process.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -15,5 +16,6 @@ const program = new Command()
 
 registerClassify(program);
 registerBench(program);
+registerModels(program);
 
 program.parseAsync(process.argv).catch(fail);
