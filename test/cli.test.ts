@@ -18,7 +18,7 @@ interface Outcome {
 
 function mobilenet(args: string[], env: Record<string, string> = {}): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, MOBILENET_HOME: MODELS_DIR, ...env } },
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, MOBILENET_HOME: MODELS_DIR, MOBILENET_OFFLINE: '1', ...env } },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
   });
 }
@@ -91,9 +91,10 @@ describe.skipIf(!run)('mobilenet classify', () => {
   }, 30_000);
 
   it('says where it looked for a model it cannot find, and exits 2', async () => {
-    const result = await mobilenet(['classify', imagePath('parrot.jpg'), '--model', 'mobilenet_v2_1.0_224_quant'], { MOBILENET_HOME: scratch });
+    const result = await mobilenet(['classify', imagePath('parrot.jpg'), '--model', 'my_own_model'], { MOBILENET_HOME: scratch });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(join(scratch, 'mobilenet_v2_1.0_224_quant.tflite'));
+    expect(result.stderr).toContain(join(scratch, 'my_own_model.tflite'));
+    expect(result.stderr).toContain('mobilenet_v2_1.0_224_quant (v2)');
     expect(result.stdout).toBe('');
   }, 30_000);
 

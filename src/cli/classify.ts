@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { loadModel, type Classifier } from '../classifier.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
-import { formatHuman, formatJson, type ImageResult } from './report.js';
+import { formatHuman, jsonArrayWriter, type ImageResult } from './report.js';
 import { downloadProgress } from './download-progress.js';
 import { positiveInteger, probability } from './options.js';
 import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
@@ -40,51 +40,65 @@ export function registerClassify(program: Command): void {
         onFallback: warnOnce,
         onDownload: downloadProgress(),
       }).catch(fail);
+      const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
+      let failed = false;
       try {
-        const results = await classifyAll(classifier, images, flags);
-        if (flags.json) process.stdout.write(formatJson(results));
-        if (results.some((result) => 'error' in result)) process.exitCode = EXIT_INPUT_FAILED;
+        await classifyAll(classifier, images, flags, (result) => {
+          if ('error' in result) {
+            failed = true;
+            process.stderr.write(`mobilenet: ${result.error}\n`);
+          }
+          if (output) output.add(result);
+          else if (!('error' in result)) process.stdout.write(formatHuman(result));
+        });
+      } catch (error) {
+        // Inference itself failed: what was classified is still printed, then the run ends.
+        output?.end();
+        fail(error);
       } finally {
         classifier.dispose();
       }
+      output?.end();
+      if (failed) process.exitCode = EXIT_INPUT_FAILED;
     });
 }
 
 /** Images decoded ahead of the one being classified: decoding (sharp, libuv pool) is the slow part. */
 const DECODE_AHEAD = 4;
 
+type Prepared = { tensor: Float32Array } | { error: string };
+
 /**
- * Classifies images in order. Later images are decoded while the current one runs through the
- * network (both off the JS thread); a bad image is reported and the others go on.
+ * Classifies images in order and hands each result on as soon as it is known. Later images are
+ * decoded while the current one runs through the network (both off the JS thread); a bad image is
+ * reported and the others go on. Only the images in the decode-ahead window are held in memory.
  */
-async function classifyAll(classifier: Classifier, images: string[], flags: ClassifyFlags): Promise<ImageResult[]> {
-  const prepare = (file: string) => classifier.prepare(file, flags.crop).then(
+async function classifyAll(
+  classifier: Classifier,
+  images: string[],
+  flags: ClassifyFlags,
+  onResult: (result: ImageResult) => void,
+): Promise<void> {
+  const prepare = (file: string): Promise<Prepared> => classifier.prepare(file, flags.crop).then(
     (tensor) => ({ tensor }),
     (error: Error) => ({ error: error.message }),
   );
   const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
   bar?.start(images.length, 0);
-
-  const pending = images.slice(0, DECODE_AHEAD).map(prepare);
-  const results: ImageResult[] = [];
-  for (let i = 0; i < images.length; i++) {
-    const current = await pending[i];
-    if (i + DECODE_AHEAD < images.length) pending.push(prepare(images[i + DECODE_AHEAD]));
-    const file = images[i];
-    const result: ImageResult = 'error' in current
-      ? { file, error: current.error }
-      : { file, predictions: classifier.topK(await classifier.predict(current.tensor), flags) };
-    results.push(result);
-    bar?.increment();
-    report(result, flags);
+  const window: Promise<Prepared>[] = images.slice(0, DECODE_AHEAD).map(prepare);
+  try {
+    for (let i = 0; i < images.length; i++) {
+      const current = await window.shift()!;
+      if (i + DECODE_AHEAD < images.length) window.push(prepare(images[i + DECODE_AHEAD]));
+      const file = images[i];
+      onResult('error' in current
+        ? { file, error: current.error }
+        : { file, predictions: classifier.topK(await classifier.predict(current.tensor), flags) });
+      bar?.increment();
+    }
+  } finally {
+    bar?.stop();
   }
-  bar?.stop();
-  return results;
-}
-
-function report(result: ImageResult, flags: ClassifyFlags): void {
-  if ('error' in result) process.stderr.write(`mobilenet: ${result.error}\n`);
-  else if (!flags.json) process.stdout.write(formatHuman(result));
 }
 
 /** A bar only on an interactive stderr, and only when stdout is not the same screen showing results. */

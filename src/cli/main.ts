@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerClassify } from './classify.js';
 import { registerModels } from './models.js';
-import { fail } from './process.js';
+import { fail, handleStdoutErrors } from './process.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +14,7 @@ const program = new Command()
   .showHelpAfterError()
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
 
+handleStdoutErrors();
 registerClassify(program);
 registerBench(program);
 registerModels(program);

@@ -1,6 +1,15 @@
-// Exit codes and stderr messages shared by the commands.
+// Exit codes, stderr messages and stdout handling shared by the commands.
+import { CommanderError } from 'commander';
+import { PlanError } from '../engine/planner.js';
+import { ImageError } from '../image/errors.js';
+import { LabelsError } from '../model/labels.js';
+import { ModelDownloadError } from '../model/download.js';
+import { ModelNotFoundError } from '../model/resolve.js';
+import { ModelError } from '../tflite/errors.js';
+
 export const EXIT_INPUT_FAILED = 1;
 export const EXIT_USAGE = 2;
+export const EXIT_INTERNAL = 3;
 
 const warned = new Set<string>();
 
@@ -10,9 +19,35 @@ export function warnOnce(message: string): void {
   process.stderr.write(`mobilenet: warning: ${message}\n`);
 }
 
-/** Ends the command with a one-line error (no stack trace): a model or set-up problem. */
+/** Errors that describe what the user gave us (a model, a file, an option): exit 2, one line. */
+function isUserError(error: unknown): boolean {
+  return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelError
+    || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageError
+    || error instanceof CommanderError;
+}
+
+/**
+ * Ends the command with a one-line error: status 2 for a usage, model or set-up problem, status 3
+ * (with the stack) for anything else, which is a bug of ours.
+ */
 export function fail(error: unknown): never {
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`mobilenet: ${message}\n`);
-  process.exit(EXIT_USAGE);
+  if (isUserError(error) || !(error instanceof Error)) {
+    process.stderr.write(`mobilenet: ${message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  process.stderr.write(`mobilenet: internal error: ${message}\n${error.stack ?? ''}\n`);
+  process.exit(EXIT_INTERNAL);
+}
+
+/**
+ * stdout as shell tools treat it: a reader that went away (`| head -1`, EPIPE) ends the program
+ * quietly with status 0; any other write error (a full disk) is one line on stderr and status 2.
+ */
+export function handleStdoutErrors(): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`mobilenet: cannot write the output: ${error.message}\n`);
+    process.exit(EXIT_USAGE);
+  });
 }

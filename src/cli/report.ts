@@ -8,11 +8,28 @@ export function formatHuman(result: ImageResult & { predictions: Prediction[] })
   return [result.file, ...lines].join('\n') + '\n';
 }
 
-export function formatJson(results: ImageResult[]): string {
-  const rounded = results.map((result) =>
-    'error' in result
-      ? result
-      : { ...result, predictions: result.predictions.map((p) => ({ ...p, score: Number(p.score.toPrecision(6)) })) },
-  );
-  return JSON.stringify(rounded, null, 2) + '\n';
+function rounded(result: ImageResult): ImageResult {
+  return 'error' in result
+    ? result
+    : { ...result, predictions: result.predictions.map((p) => ({ ...p, score: Number(p.score.toPrecision(6)) })) };
+}
+
+/**
+ * One JSON array written element by element as results come: nothing is held back, and `end()`
+ * (called however the run ends) closes the document, so the output always parses.
+ */
+export function jsonArrayWriter(stream: NodeJS.WritableStream): { add(result: ImageResult): void; end(): void } {
+  let count = 0;
+  let ended = false;
+  return {
+    add(result) {
+      const element = JSON.stringify(rounded(result), null, 2).replace(/\n/g, '\n  ');
+      stream.write(`${count++ === 0 ? '[\n  ' : ',\n  '}${element}`);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      stream.write(count === 0 ? '[]\n' : '\n]\n');
+    },
+  };
 }
