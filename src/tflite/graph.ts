@@ -6,7 +6,11 @@
 // Passed through without a layer: QUANTIZE / DEQUANTIZE (type changes; on constants they dequantize
 // weights), RESHAPE / SQUEEZE that only add or drop size-1 dimensions, a PAD whose pads equal
 // TensorFlow SAME's for the VALID convolution that follows it, and standalone RELU / RELU6 right after
-// a convolution without a fused activation (folded into it).
+// a convolution or FULLY_CONNECTED without a fused activation (folded into it).
+//
+// Elementwise MUL / DIV / ADD / SUB of the input by constants, before the first layer, is the model's
+// own input scaling (Keras' Rescaling layer or preprocess_input inside the model): it is returned as
+// an affine map x·scale + offset for the input normalization to absorb, not as a layer.
 import type { Activation, Conv2dLayer, DepthwiseLayer } from '../model/spec.js';
 import { dequantize, elementCount, isConstant, readIntegerConstant, type TensorSource } from './dequantize.js';
 import { ModelError } from './errors.js';
@@ -86,12 +90,22 @@ export interface SoftmaxPrim {
 
 export type Prim = ConvPrim | DepthwisePrim | AddPrim | PoolPrim | FullyConnectedPrim | SoftmaxPrim;
 
+/** Elementwise arithmetic the graph applies to its input before the first layer: x·scale[c] + offset[c]. */
+export interface InputAffine {
+  scale: [number, number, number];
+  offset: [number, number, number];
+  /** The operators it was read from. */
+  origins: Origin[];
+}
+
 export interface GraphChain {
   /** The input tensor. */
   input: Tensor;
   /** Input height = width. */
   resolution: number;
   prims: Prim[];
+  /** The graph's own input scaling, if it has any. */
+  inputAffine: InputAffine | null;
 }
 
 /** The activation flowing along the chain: a canonical tensor of shape [1, h, w, c]. */
@@ -146,6 +160,7 @@ class GraphWalk implements TensorSource {
   private readonly constants = new Map<number, number>();
   private flow!: Flow;
   private pad: PendingPad | null = null;
+  private inputAffine: InputAffine | null = null;
   readonly prims: Prim[] = [];
   /** Budget of dequantized values: twice the file size (see constant()). */
   private valuesLeft: number;
@@ -289,7 +304,14 @@ class GraphWalk implements TensorSource {
           this.standaloneActivation(op, code === Op.RELU6 ? 'relu6' : 'relu');
           break;
         case Op.ADD:
-          this.add(op);
+          // Before any layer an ADD can only be input scaling; afterwards it closes a residual block.
+          if (this.prims.length === 0) this.inputArithmetic(op, code);
+          else this.add(op);
+          break;
+        case Op.MUL:
+        case Op.SUB:
+        case Op.DIV:
+          this.inputArithmetic(op, code);
           break;
         case Op.AVERAGE_POOL_2D:
           this.averagePool(op);
@@ -317,7 +339,7 @@ class GraphWalk implements TensorSource {
         `the model output (tensor ${output}) is not the end of the layer chain (tensor ${this.flow.tensor})`,
       );
     }
-    return { input, resolution: h, prims: this.prims };
+    return { input, resolution: h, prims: this.prims, inputAffine: this.inputAffine };
   }
 
   /** QUANTIZE/DEQUANTIZE (`typeChange`), RESHAPE/SQUEEZE: no layer, the output aliases the input. */
@@ -335,6 +357,14 @@ class GraphWalk implements TensorSource {
     const before = squeeze([flow.h, flow.w, flow.c]);
     const after = squeeze(out.shape);
     if (before.length !== after.length || before.some((d, i) => d !== after[i])) {
+      const size = flow.h * flow.w * flow.c;
+      if (flow.h * flow.w > 1 && after.length === 1 && after[0] === size) {
+        this.failAt(
+          op,
+          `flattens the ${flow.h}×${flow.w}×${flow.c} feature map into ${size} values (a Flatten layer); ` +
+            'only models that average it globally (GlobalAveragePooling2D) before the classifier are supported',
+        );
+      }
       this.failAt(op, `turns [1, ${flow.h}, ${flow.w}, ${flow.c}] into [${out.shape.join(', ')}]`);
     }
     this.alias.set(out.index, flow.tensor);
@@ -467,11 +497,13 @@ class GraphWalk implements TensorSource {
   private standaloneActivation(op: Operator, act: Activation): void {
     const flow = this.consume(op, op.inputs[0]);
     const last = this.prims[this.prims.length - 1];
-    if (!last || (last.kind !== 'conv' && last.kind !== 'depthwise') || last.output !== flow.tensor || last.act !== 'none') {
-      this.failAt(op, 'only follows a convolution without fused activation in MobileNet');
+    const activatable = last?.kind === 'conv' || last?.kind === 'depthwise' || last?.kind === 'fc';
+    if (!last || !activatable || last.output !== flow.tensor || last.act !== 'none') {
+      this.failAt(op, 'only follows a convolution or FULLY_CONNECTED without fused activation in MobileNet');
     }
     const out = this.tensor(op, op.outputs[0], 'output');
-    this.expectShape(op, out, [1, flow.h, flow.w, flow.c]);
+    // After FULLY_CONNECTED the tensor has FULLY_CONNECTED's output shape ([1, C] usually).
+    this.expectShape(op, out, last.kind === 'fc' ? this.tensor(op, last.output, 'input').shape : [1, flow.h, flow.w, flow.c]);
     last.act = act;
     this.alias.set(out.index, flow.tensor);
   }
@@ -491,6 +523,56 @@ class GraphWalk implements TensorSource {
     const out = this.tensor(op, op.outputs[0], 'output');
     this.expectShape(op, out, [1, flow.h, flow.w, flow.c]);
     this.prims.push({ kind: 'add', origin: this.origin(op), other: a === flow.tensor ? b : a, output: out.index });
+    this.flow = { ...flow, tensor: out.index };
+  }
+
+  /**
+   * MUL / DIV / ADD / SUB of the input by a constant (one value, or one per channel) before the first
+   * layer: folded into the input affine map. Only maps x·a + b with a > 0 are accepted, so the input
+   * normalization stays (pixel − mean) / std with std > 0.
+   */
+  private inputArithmetic(op: Operator, code: number): void {
+    const kinds = { [Op.ADD]: 'add', [Op.MUL]: 'mul', [Op.SUB]: 'sub', [Op.DIV]: 'div' } as const;
+    const kind = kinds[code as keyof typeof kinds];
+    const opts = this.options(op, kind);
+    const name = this.opName(op);
+    if (this.prims.length > 0) {
+      this.failAt(op, `elementwise ${name} is only supported on the input, before the first convolution (input scaling)`);
+    }
+    if (op.inputs.length !== 2) this.failAt(op, `has ${op.inputs.length} inputs`);
+    const flow = this.flow;
+    const [a, b] = op.inputs.map((i) => this.canon(this.tensor(op, i, 'input').index));
+    if (a !== flow.tensor && b !== flow.tensor) {
+      this.failAt(op, `does not take the previous layer's output (tensor ${flow.tensor})`);
+    }
+    const inputFirst = a === flow.tensor;
+    const { tensor: ct, values } = this.constant(op, op.inputs[inputFirst ? 1 : 0], 'operand');
+    const perChannel = values.length === 3 && ct.shape[ct.shape.length - 1] === 3;
+    if (values.length !== 1 && !perChannel) {
+      this.failAt(op, `the constant operand has shape [${ct.shape.join(', ')}]; input scaling uses one value or one per channel`);
+    }
+    if (opts && opts.activation !== ActivationFunction.NONE) {
+      this.failAt(op, `fused activation ${activationName(opts.activation)} on the input scaling`);
+    }
+    if (!inputFirst && (code === Op.SUB || code === Op.DIV)) {
+      this.failAt(op, `computes constant ${code === Op.SUB ? '−' : '/'} input; only input·a + b with a > 0 is supported`);
+    }
+    const v = [0, 1, 2].map((c) => values[perChannel ? c : 0]!);
+    if ((code === Op.MUL || code === Op.DIV) && !v.every((x) => Number.isFinite(x) && x > 0)) {
+      this.failAt(op, `scales the input by [${v.join(', ')}]; only positive factors are supported`);
+    }
+    const out = this.tensor(op, op.outputs[0], 'output');
+    this.expectShape(op, out, [1, flow.h, flow.w, flow.c]);
+    const affine = this.inputAffine ?? { scale: [1, 1, 1], offset: [0, 0, 0], origins: [] };
+    for (let c = 0; c < 3; c++) {
+      const x = v[c]!;
+      if (code === Op.MUL) [affine.scale[c], affine.offset[c]] = [affine.scale[c]! * x, affine.offset[c]! * x];
+      else if (code === Op.DIV) [affine.scale[c], affine.offset[c]] = [affine.scale[c]! / x, affine.offset[c]! / x];
+      else if (code === Op.ADD) affine.offset[c] = affine.offset[c]! + x;
+      else affine.offset[c] = affine.offset[c]! - x;
+    }
+    affine.origins.push(this.origin(op));
+    this.inputAffine = affine;
     this.flow = { ...flow, tensor: out.index };
   }
 

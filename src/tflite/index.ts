@@ -8,7 +8,12 @@
 // message starts with the name/path. Labels come from the label file that the TFLite metadata names
 // and that is packed in the zip archive appended to the model; if the metadata names one, it must be
 // there (a missing archive means a truncated file). A label file whose line count differs from the
-// number of classes is ignored (reported through onWarning), since the network is still usable.
+// number of classes (other than 1000 lines for 1001 classes, see fitLabels in src/model/labels.ts) is
+// ignored (reported through onWarning), since the network is still usable.
+//
+// Besides the published quantized files this reads what people export for their own classes: float32
+// (or float16 / dynamic-range) weights, any number of classes, and the classifier heads Keras, TF Model
+// Maker and Teachable Machine write (see to-spec.ts), including input scaling inside the graph.
 import { readFile } from 'node:fs/promises';
 import type { ModelSpec } from '../model/spec.js';
 import { ModelError } from './errors.js';

@@ -58,6 +58,7 @@ export const BuiltinOperator = {
   DEQUANTIZE: 6,
   FULLY_CONNECTED: 9,
   LOGISTIC: 14,
+  MUL: 18,
   RELU: 19,
   RELU6: 21,
   RESHAPE: 22,
@@ -65,6 +66,8 @@ export const BuiltinOperator = {
   CUSTOM: 32,
   PAD: 34,
   MEAN: 40,
+  SUB: 41,
+  DIV: 42,
   SQUEEZE: 43,
   QUANTIZE: 114,
   HARD_SWISH: 117,
@@ -111,8 +114,11 @@ export const BuiltinOptionsType = {
   SoftmaxOptions: 9,
   AddOptions: 11,
   ReshapeOptions: 17,
+  MulOptions: 21,
   PadOptions: 22,
   ReducerOptions: 27,
+  SubOptions: 28,
+  DivOptions: 29,
   SqueezeOptions: 30,
   DequantizeOptions: 38,
   QuantizeOptions: 89,
@@ -179,6 +185,12 @@ export interface AddOptions {
   activation: number;
 }
 
+/** MulOptions, SubOptions, DivOptions: fused_activation_function 0 (like AddOptions). */
+export interface ArithmeticOptions {
+  kind: 'mul' | 'sub' | 'div';
+  activation: number;
+}
+
 export interface ReshapeOptions {
   kind: 'reshape';
   newShape: number[] | null;
@@ -217,6 +229,7 @@ export type BuiltinOptions =
   | FullyConnectedOptions
   | SoftmaxOptions
   | AddOptions
+  | ArithmeticOptions
   | ReshapeOptions
   | ReducerOptions
   | SqueezeOptions
@@ -374,6 +387,12 @@ function readOptions(type: number, t: Table | undefined): BuiltinOptions {
       return { kind: 'softmax', beta: t.f32(0, 0) };
     case BuiltinOptionsType.AddOptions:
       return { kind: 'add', activation: t.i8(0, 0) };
+    case BuiltinOptionsType.MulOptions:
+      return { kind: 'mul', activation: t.i8(0, 0) };
+    case BuiltinOptionsType.SubOptions:
+      return { kind: 'sub', activation: t.i8(0, 0) };
+    case BuiltinOptionsType.DivOptions:
+      return { kind: 'div', activation: t.i8(0, 0) };
     case BuiltinOptionsType.ReshapeOptions:
       return { kind: 'reshape', newShape: t.int32s(0, 'new_shape') };
     case BuiltinOptionsType.ReducerOptions:

@@ -1,6 +1,11 @@
 // Groups the primitive chain of a TFLite graph (graph.ts) into MobileNet layers, detects the
 // architecture (v1: depthwise-separable pairs; v2: inverted-residual bottlenecks), the width multiplier
 // α and the resolution, and verifies the layer list against the architecture tables.
+//
+// The classifier head after the global pool may be what the exporters write for people's own classes:
+// one linear layer (FULLY_CONNECTED, or a 1×1 CONV_2D) with any number of classes, optionally preceded
+// by hidden dense layers with RELU / RELU6 / no activation (Teachable Machine's Dense(100, relu) →
+// Dense(N)). Hidden dense layers become 1×1 pointwise layers on the pooled 1×1 map.
 import {
   architectureShapes,
   describeShape,
@@ -16,8 +21,9 @@ import type {
   ModelSpec,
   PointwiseLayer,
 } from '../model/spec.js';
+import { fitLabels } from '../model/labels.js';
 import { ModelError } from './errors.js';
-import { walkGraph, type ConvPrim, type DepthwisePrim, type Origin, type Prim } from './graph.js';
+import { walkGraph, type ConvPrim, type DepthwisePrim, type FullyConnectedPrim, type Origin, type Prim } from './graph.js';
 import type { TfliteMetadata } from './metadata.js';
 import { inputNormalization } from './normalization.js';
 import type { Model } from './schema.js';
@@ -104,6 +110,27 @@ function group(prims: Prim[], file: string): Grouped {
     return next;
   };
 
+  // The dense layers after the global pool: hidden ones (any of none / relu / relu6), then the linear
+  // classifier. Returns the index after them.
+  const head = (from: number): number => {
+    const dense: (ConvPrim | FullyConnectedPrim)[] = [];
+    let next = from;
+    for (let p = prims[next]; p?.kind === 'fc' || p?.kind === 'conv'; p = prims[++next]) dense.push(p);
+    dense.forEach((p, i) => {
+      if (p.kind === 'conv' && (p.kernel !== 1 || p.inH !== 1 || p.inW !== 1)) {
+        failAt(file, p.origin, `${p.kernel}×${p.kernel} convolution after the global pool`);
+      }
+      const { inC, outC, act, weights, bias } = p;
+      if (i < dense.length - 1) {
+        push({ type: 'pointwise', inC, outC, act, weights, bias }, p.origin); // a hidden dense layer
+      } else {
+        if (act !== 'none') failAt(file, p.origin, `the classifier must be linear, found ${act}`);
+        push({ type: 'fc', inC, outC, weights, bias }, p.origin);
+      }
+    });
+    return next;
+  };
+
   let pooled = false;
   let k = 1;
   while (k < prims.length) {
@@ -127,13 +154,8 @@ function group(prims: Prim[], file: string): Grouped {
       }
       case 'conv': {
         if (pooled) {
-          // The classifier as a 1×1 convolution on the pooled 1×1 map.
-          if (p.kernel !== 1 || p.inH !== 1 || p.inW !== 1) {
-            failAt(file, p.origin, `${p.kernel}×${p.kernel} convolution after the global pool`);
-          }
-          if (p.act !== 'none') failAt(file, p.origin, `the classifier must be linear, found ${p.act}`);
-          push({ type: 'fc', inC: p.inC, outC: p.outC, weights: p.weights, bias: p.bias }, p.origin);
-          k++;
+          // The classifier as a 1×1 convolution on the pooled 1×1 map (Keras MobileNet v1's conv_preds).
+          k = head(k);
           break;
         }
         const dw = prims[k + 1];
@@ -159,9 +181,7 @@ function group(prims: Prim[], file: string): Grouped {
         k++;
         break;
       case 'fc':
-        if (p.act !== 'none') failAt(file, p.origin, `the classifier must be linear, found ${p.act}`);
-        push({ type: 'fc', inC: p.inC, outC: p.outC, weights: p.weights, bias: p.bias }, p.origin);
-        k++;
+        k = head(k);
         break;
       case 'softmax':
         push({ type: 'softmax' }, p.origin);
@@ -246,20 +266,42 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
   if (!classifier || classifier.type !== 'fc') {
     throw new ModelError(file, 'no classifier (FULLY_CONNECTED, or a 1×1 CONV_2D after the global pool)');
   }
+  const numClasses = classifier.outC;
+  if (numClasses < 2) {
+    const origin = origins[layers.indexOf(classifier)];
+    throw new ModelError(
+      file,
+      `${origin ? `operator ${origin.op} (${origin.opName}): ` : ''}the classifier has ${numClasses} output ` +
+        '(a binary sigmoid / logit head); only softmax classifiers over 2 or more classes are supported',
+    );
+  }
   if (layers[layers.length - 1] === classifier) {
     // A model that outputs logits: MobileNet's table ends with softmax, which keeps the ranking.
     layers.push({ type: 'softmax' });
     origins.push(null);
     input.onWarning?.(`${file}: the model ends without SOFTMAX; one was added after the classifier`);
   }
-  const numClasses = classifier.outC;
   const arch: Arch = layers.some((l) => l.type === 'bottleneck') ? 'v2' : 'v1';
+  // Hidden dense layers between the pool and the classifier are taken as found (the graph walk has
+  // checked that their channels chain up); the body before the pool and the classifier after them are
+  // checked against the tables.
+  const poolAt = layers.findIndex((l) => l.type === 'avgpool');
+  const body = poolAt < 0 ? layers : layers.slice(0, poolAt);
+  const hidden = poolAt < 0 ? [] : layers.slice(poolAt + 1, layers.indexOf(classifier)).map(shapeOf);
+  const lastHidden = hidden[hidden.length - 1];
+  const expectedShapes = (a: number): LayerShape[] => {
+    const table = architectureShapes(arch, a, numClasses);
+    if (lastHidden?.type !== 'pointwise') return table;
+    const pool = table.findIndex((l) => l.type === 'avgpool');
+    const classifierShape: LayerShape = { type: 'fc', inC: lastHidden.outC, outC: numClasses };
+    return [...table.slice(0, pool + 1), ...hidden, classifierShape, ...table.slice(pool + 2)];
+  };
   const found = layers.map(shapeOf);
 
   let alpha: number | undefined;
   let best = { alpha: KNOWN_ALPHAS[arch][0]!, prefix: -1, expected: [] as LayerShape[] };
-  for (const candidate of candidateAlphas(arch, layers)) {
-    const expected = architectureShapes(arch, candidate, numClasses);
+  for (const candidate of candidateAlphas(arch, body)) {
+    const expected = expectedShapes(candidate);
     const prefix = sameShapes(found, expected);
     if (prefix === found.length && prefix === expected.length) {
       alpha = candidate;
@@ -293,8 +335,10 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
 
   let labels: string[] | undefined;
   if (input.labels) {
-    if (input.labels.length === numClasses) {
-      labels = input.labels;
+    // One line per class; a 1000-line ImageNet list in a 1001-class model gets "background" first.
+    const fitted = fitLabels(input.labels, numClasses);
+    if (fitted) {
+      labels = fitted;
     } else {
       // Decision: a label file that does not match the output is dropped, not fatal — the network is
       // still usable and the caller can supply labels of its own.
@@ -310,7 +354,7 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
     resolution: chain.resolution,
     numClasses,
     layers,
-    normalization: inputNormalization(chain.input, metadata, file),
+    normalization: inputNormalization(chain.input, metadata, file, chain.inputAffine),
   };
   if (labels) spec.labels = labels;
   return spec;
