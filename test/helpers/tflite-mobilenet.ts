@@ -1,8 +1,11 @@
 // Test helper: synthetic MobileNet v1/v2 .tflite files with seeded random float weights, built from
 // the architecture tables, in the variants the published files do not cover (FULLY_CONNECTED
-// classifier, MEAN pooling, explicit PAD, standalone RELU6, float16 weights behind DEQUANTIZE, …).
+// classifier, MEAN pooling, explicit PAD, standalone RELU6, float16 weights behind DEQUANTIZE, …) and
+// in the forms Keras, TF Model Maker and Teachable Machine export for people's own classes (any class
+// count, MEAN without keep_dims, hidden dense layers, a classifier without bias, input scaling inside
+// the graph). specOfSynthetic rebuilds the ModelSpec from the weights written, without the reader.
 import { architectureShapes } from '../../src/model/architecture.js';
-import type { Arch } from '../../src/model/spec.js';
+import type { Activation, Arch, Layer, ModelSpec, Normalization, PointwiseLayer } from '../../src/model/spec.js';
 import {
   fb,
   makeZip,
@@ -31,7 +34,19 @@ export interface SyntheticOptions {
   /** Weight storage: float32 constants, or float16 constants each behind a DEQUANTIZE op. */
   weights?: 'float32' | 'float16';
   classifier?: 'fc' | 'conv';
-  pool?: 'avg' | 'mean';
+  /** 'flatten': a RESHAPE of the whole feature map to [1, H·W·C] instead of a pool (Keras Flatten). */
+  pool?: 'avg' | 'mean' | 'flatten';
+  /** MEAN's keep_dims (default true); false gives [1, C] as Keras' GlobalAveragePooling2D does. */
+  keepDims?: boolean;
+  /** Dense layers between the pool and the classifier (Teachable Machine: one of 100 units, relu). */
+  hidden?: { units: number; act: Activation }[];
+  /** false: the classifier has no bias input (tensor index −1), like Teachable Machine's last Dense. */
+  classifierBias?: boolean;
+  /**
+   * Elementwise operators on the input before the stem (Keras Rescaling: MUL then ADD), each with a
+   * constant of one value (shape []) or three (shape [3]); constantFirst puts the constant first.
+   */
+  inputOps?: { op: 'mul' | 'div' | 'add' | 'sub'; values: number[]; constantFirst?: boolean }[];
   /** PAD + VALID before each strided k×k convolution; 'wrong' pads 1/1 instead of SAME's 0/1. */
   explicitPad?: boolean | 'wrong';
   /** RELU6 as separate operators instead of fused activations. */
@@ -52,6 +67,59 @@ export interface Synthetic {
   def: ModelDef;
   /** Weights and biases of every conv / depthwise / fc operator, in operator order. */
   params: { weights: Float32Array; bias: Float32Array }[];
+}
+
+/**
+ * The ModelSpec that a synthetic model's weights make, built from the tables and the written weights
+ * (not by reading the file): what the reader must produce, for a reference run to compare with.
+ */
+export function specOfSynthetic(
+  opts: SyntheticOptions,
+  params: Synthetic['params'],
+  normalization: Normalization = { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] },
+): ModelSpec {
+  const numClasses = opts.numClasses ?? 10;
+  let next = 0;
+  const take = () => {
+    const p = params[next++];
+    if (!p) throw new Error(`specOfSynthetic: only ${params.length} weight sets`);
+    return p;
+  };
+  const pointwise = (inC: number, outC: number, act: Activation): PointwiseLayer => ({ type: 'pointwise', inC, outC, act, ...take() });
+  const layers: Layer[] = [];
+  for (const shape of architectureShapes(opts.arch, opts.alpha, numClasses)) {
+    switch (shape.type) {
+      case 'conv2d':
+      case 'depthwise':
+      case 'pointwise':
+        layers.push({ ...shape, ...take() } as Layer);
+        break;
+      case 'bottleneck': {
+        const { inC, expandC, outC, stride, residual } = shape;
+        const expand = expandC !== inC ? pointwise(inC, expandC, 'relu6') : null;
+        const depthwise = { type: 'depthwise' as const, kernel: 3, stride, channels: expandC, act: 'relu6' as const, ...take() };
+        layers.push({ type: 'bottleneck', inC, expandC, outC, stride, residual, expand, depthwise, project: pointwise(expandC, outC, 'none') });
+        break;
+      }
+      case 'avgpool':
+        layers.push({ type: 'avgpool' });
+        break;
+      case 'fc': {
+        let inC = shape.inC;
+        for (const h of opts.hidden ?? []) {
+          layers.push(pointwise(inC, h.units, h.act));
+          inC = h.units;
+        }
+        layers.push({ type: 'fc', inC, outC: shape.outC, ...take() });
+        break;
+      }
+      case 'softmax':
+        layers.push({ type: 'softmax' });
+        break;
+    }
+  }
+  if (next !== params.length) throw new Error(`specOfSynthetic: ${params.length - next} weight sets left over`);
+  return { arch: opts.arch, alpha: opts.alpha, resolution: opts.resolution ?? 64, numClasses, layers, normalization };
 }
 
 
@@ -136,6 +204,21 @@ export function buildSyntheticMobilenet(opts: SyntheticOptions): Synthetic {
     flow = addTensor({ shape: [1, resolution, resolution, 3], type: TYPE.FLOAT32, name: 'input' });
   }
   const inputTensor = opts.input ? 0 : flow;
+  const ARITHMETIC = {
+    add: { opcode: OP.ADD, options: 11 },
+    mul: { opcode: OP.MUL, options: 21 },
+    sub: { opcode: OP.SUB, options: 28 },
+    div: { opcode: OP.DIV, options: 29 },
+  } as const;
+  for (const { op, values, constantFirst } of opts.inputOps ?? []) {
+    const data = new Uint8Array(Float32Array.from(values).buffer);
+    const constant = addTensor({ shape: values.length === 1 ? [] : [values.length], type: TYPE.FLOAT32, name: `${op}_const` }, data);
+    const out = addTensor({ shape: [1, resolution, resolution, 3], type: TYPE.FLOAT32, name: op });
+    const { opcode, options } = ARITHMETIC[op];
+    const inputs = constantFirst ? [constant, flow] : [flow, constant];
+    operators.push({ opcode, inputs, outputs: [out], options: { type: options, table: [fb.i8(0)] } });
+    flow = out;
+  }
 
   const activation = (out: number, act: string, shape: number[]): number => {
     if (act === 'relu6' && opts.standaloneRelu6) {
@@ -211,10 +294,19 @@ export function buildSyntheticMobilenet(opts: SyntheticOptions): Synthetic {
         break;
       }
       case 'avgpool': {
-        const out = addTensor({ shape: [1, 1, 1, c], type: TYPE.FLOAT32, name: 'pool' });
+        if (opts.pool === 'flatten') {
+          const out = addTensor({ shape: [1, h * h * c], type: TYPE.FLOAT32, name: 'flatten' });
+          operators.push({ opcode: OP.RESHAPE, inputs: [flow, int32Const([1, h * h * c], [2])], outputs: [out] });
+          flow = out;
+          c = h * h * c;
+          h = 1;
+          break;
+        }
+        const keepDims = opts.pool !== 'mean' || opts.keepDims !== false;
+        const out = addTensor({ shape: keepDims ? [1, 1, 1, c] : [1, c], type: TYPE.FLOAT32, name: 'pool' });
         if (opts.pool === 'mean') {
           const axes = int32Const([1, 2], [2]);
-          operators.push({ opcode: OP.MEAN, inputs: [flow, axes], outputs: [out], options: { type: 27, table: [fb.bool(true)] } });
+          operators.push({ opcode: OP.MEAN, inputs: [flow, axes], outputs: [out], options: { type: 27, table: [fb.bool(keepDims)] } });
         } else {
           const table = [fb.i8(1), fb.i32(1), fb.i32(1), fb.i32(h), fb.i32(h), fb.i8(0)];
           operators.push({ opcode: OP.AVERAGE_POOL_2D, inputs: [flow], outputs: [out], options: { type: 5, table } });
@@ -224,21 +316,33 @@ export function buildSyntheticMobilenet(opts: SyntheticOptions): Synthetic {
         break;
       }
       case 'fc': {
+        const dense = (inC: number, outC: number, act: Activation, withBias: boolean, name: string) => {
+          const weights = new Float32Array(outC * inC).map(() => gauss() * (act === 'none' ? 0.05 : Math.sqrt(2 / inC)));
+          const bias = new Float32Array(outC).map(() => (withBias ? gauss() * 0.1 : 0));
+          const w = weightConst(weights, [outC, inC], `${name}_w`);
+          const b = withBias ? weightConst(bias, [outC], `${name}_b`) : -1;
+          params.push({ weights, bias });
+          const out = addTensor({ shape: [1, outC], type: TYPE.FLOAT32, name });
+          const table = [fb.i8(fused(act))];
+          operators.push({ opcode: OP.FULLY_CONNECTED, inputs: [flow, w, b], outputs: [out], options: { type: 8, table } });
+          flow = activation(out, act, [1, outC]);
+          c = outC;
+        };
+        for (const [i, layer] of (opts.hidden ?? []).entries()) dense(c, layer.units, layer.act, true, `dense_${i}`);
         if (opts.classifier === 'conv') {
-          conv('conv', 1, 1, shape.inC, shape.outC, 'none');
+          if (tensors[flow]!.shape.length !== 4) {
+            // Keras MobileNet v1 (TF ≤ 2.5): GlobalAveragePooling2D → Reshape((1, 1, C)) → Conv2D.
+            const out = addTensor({ shape: [1, 1, 1, c], type: TYPE.FLOAT32, name: 'reshape_1' });
+            operators.push({ opcode: OP.RESHAPE, inputs: [flow, int32Const([1, 1, 1, c], [4])], outputs: [out] });
+            flow = out;
+          }
+          conv('conv', 1, 1, c, shape.outC, 'none');
           const out = addTensor({ shape: [1, shape.outC], type: TYPE.FLOAT32, name: 'logits' });
           const newShape = int32Const([1, shape.outC], [2]);
           operators.push({ opcode: OP.RESHAPE, inputs: [flow, newShape], outputs: [out] });
           flow = out;
         } else {
-          const weights = new Float32Array(shape.outC * shape.inC).map(() => gauss() * 0.05);
-          const bias = new Float32Array(shape.outC).map(() => gauss() * 0.1);
-          const w = weightConst(weights, [shape.outC, shape.inC], 'fc_w');
-          const b = weightConst(bias, [shape.outC], 'fc_b');
-          params.push({ weights, bias });
-          const out = addTensor({ shape: [1, shape.outC], type: TYPE.FLOAT32, name: 'logits' });
-          operators.push({ opcode: OP.FULLY_CONNECTED, inputs: [flow, w, b], outputs: [out], options: { type: 8, table: [fb.i8(0)] } });
-          flow = out;
+          dense(c, shape.outC, 'none', opts.classifierBias !== false, 'logits');
         }
         c = shape.outC;
         break;
