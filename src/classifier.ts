@@ -1,5 +1,5 @@
 // The library's core: a loaded model that classifies images.
-import { createEngine, type Backend, type BackendName, type Plan } from './engine/index.js';
+import { createEngine, type Backend, type BackendChoice, type Plan } from './engine/index.js';
 import { loadImageTensor } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
@@ -7,6 +7,7 @@ import { resolveModelFile } from './model/resolve.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
 import { loadTfliteFile } from './tflite/index.js';
+import { checkChoice, checkInteger, checkNumber, checkOptions, describe } from './validate.js';
 
 export interface Prediction {
   /** Class index in the model's output (0 is "background" for the ImageNet models). */
@@ -16,12 +17,14 @@ export interface Prediction {
 }
 
 export interface LoadModelOptions {
-  backend?: BackendName;
+  /** 'auto' (default): the C++ addon, or the TypeScript backend with a warning where it cannot load. */
+  backend?: BackendChoice;
+  /** CPU threads for inference (default 1). */
   threads?: number;
   isa?: string;
   /** A label file that replaces the labels inside the model. */
   labelsFile?: string;
-  /** Told once when the native backend is unavailable and the TypeScript one is used instead. */
+  /** Told when 'auto' falls back to the TypeScript backend (default: process.emitWarning). */
   onFallback?: (reason: string) => void;
   /** Never download a catalog model missing from the models folder (default: $MOBILENET_OFFLINE). */
   offline?: boolean;
@@ -37,7 +40,41 @@ export interface ClassifyOptions {
   crop?: 'none' | 'center';
 }
 
+/** The model was disposed: it runs nothing any more. */
+export class ModelDisposedError extends Error {
+  readonly code = 'MODEL_DISPOSED';
+  constructor() {
+    super('the model was disposed');
+    this.name = 'ModelDisposedError';
+  }
+}
+
+/** Most threads a model may ask for (more than any machine this runs on has cores). */
+const MAX_THREADS = 256;
+const CROPS = ['none', 'center'] as const;
+
+function checkClassifyOptions(options: ClassifyOptions | undefined): Required<ClassifyOptions> {
+  const { topK = 5, threshold = 0, crop = 'none' } = checkOptions('options', options);
+  return {
+    topK: checkInteger('topK', topK, 1, Number.MAX_SAFE_INTEGER),
+    threshold: checkNumber('threshold', threshold, 0, 1),
+    crop: checkChoice('crop', crop, CROPS),
+  };
+}
+
+function checkImage(image: unknown): asserts image is string | Uint8Array {
+  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array)) {
+    throw new TypeError(`image must be a file path or the bytes of an encoded image (Buffer or Uint8Array), got ${describe(image)}`);
+  }
+}
+
+/**
+ * A loaded model. Every method that does work returns a promise and reports bad arguments and
+ * failures by rejecting it; calls may overlap (the backend queues inferences).
+ */
 export class Classifier {
+  #disposed = false;
+
   constructor(
     readonly spec: ModelSpec,
     readonly plan: Plan,
@@ -45,28 +82,39 @@ export class Classifier {
     readonly labels: readonly string[] | undefined,
   ) {}
 
-  /** Class probabilities for an already normalised NHWC input tensor. */
-  predict(input: Float32Array): Promise<Float32Array> {
+  /** Class probabilities for an already normalised NHWC input tensor (resolution² × 3 floats). */
+  async predict(input: Float32Array): Promise<Float32Array> {
+    if (this.#disposed) throw new ModelDisposedError();
+    const expected = this.spec.resolution ** 2 * 3;
+    if (!(input instanceof Float32Array) || input.length !== expected) {
+      throw new TypeError(`input must be a Float32Array of ${expected} values (${this.spec.resolution}×${this.spec.resolution}×3), got ${
+        input instanceof Float32Array ? `${input.length} values` : describe(input)}`);
+    }
     return this.backend.run(input);
   }
 
   /** Decodes, resizes and normalises an image (a path or encoded bytes), then classifies it. */
-  async classify(image: string | Buffer, options: ClassifyOptions = {}): Promise<Prediction[]> {
-    const tensor = await this.prepare(image, options.crop);
-    return this.topK(await this.predict(tensor), options);
+  async classify(image: string | Uint8Array, options?: ClassifyOptions): Promise<Prediction[]> {
+    const checked = checkClassifyOptions(options);
+    const tensor = await this.prepare(image, checked.crop);
+    return this.topK(await this.predict(tensor), checked);
   }
 
   /** The input tensor for an image (a path or encoded bytes): decoded, resized, normalised. */
-  async prepare(image: string | Buffer, crop: ClassifyOptions['crop'] = 'none'): Promise<Float32Array> {
+  async prepare(image: string | Uint8Array, crop: ClassifyOptions['crop'] = 'none'): Promise<Float32Array> {
+    if (this.#disposed) throw new ModelDisposedError();
+    checkImage(image);
     const { tensor } = await loadImageTensor(image, {
       size: this.spec.resolution,
-      crop,
+      crop: checkChoice('crop', crop, CROPS),
       normalization: this.spec.normalization,
     });
     return tensor;
   }
 
-  topK(probabilities: Float32Array, { topK = 5, threshold = 0 }: ClassifyOptions = {}): Prediction[] {
+  /** The best classes of a probability vector, best first. */
+  topK(probabilities: Float32Array, options?: ClassifyOptions): Prediction[] {
+    const { topK, threshold } = checkClassifyOptions(options);
     const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a]);
     return order
       .slice(0, topK)
@@ -74,13 +122,22 @@ export class Classifier {
       .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index] }));
   }
 
+  /** Frees the backend; later calls reject with ModelDisposedError. Calling it again does nothing. */
   dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
     this.backend.dispose();
   }
 }
 
 /** Loads a model (a catalog name, a .tflite path, or a spec) and starts its backend. */
-export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, options: LoadModelOptions = {}): Promise<Classifier> {
+export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadOptions?: LoadModelOptions): Promise<Classifier> {
+  const options = checkOptions('options', loadOptions);
+  if (options.backend !== undefined) checkChoice('backend', options.backend, ['auto', 'native', 'reference'] as const);
+  if (options.threads !== undefined) checkInteger('threads', options.threads, 1, MAX_THREADS);
+  if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
+    throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
+  }
   const spec = typeof model === 'string'
     ? await loadTfliteFile(await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }))
     : model;

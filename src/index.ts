@@ -1,7 +1,7 @@
-export { Classifier, loadModel } from './classifier.js';
+export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
 export type { ClassifyOptions, LoadModelOptions, Prediction } from './classifier.js';
-export { createEngine, planModel } from './engine/index.js';
-export type { Backend, BackendName, Plan } from './engine/index.js';
+export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
+export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';
 export { architectureShapes } from './model/architecture.js';
 export { CATALOG, DEFAULT_MODEL, findModel } from './model/catalog.js';

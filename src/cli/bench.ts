@@ -1,3 +1,4 @@
+import type { BackendChoice } from '../engine/index.js';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { loadModel, type Classifier } from '../classifier.js';
@@ -20,7 +21,7 @@ interface BenchFlags {
   runs: number;
   warmup: number;
   batch: number;
-  backend: 'native' | 'reference';
+  backend: BackendChoice;
   json?: boolean;
   profile?: boolean;
 }
@@ -37,7 +38,7 @@ export function registerBench(program: Command): void {
     .option('--runs <n>', 'timed runs', positiveInteger, 100)
     .option('--warmup <n>', 'untimed runs first', positiveInteger, 10)
     .option('--batch <n>', 'images per timed run (run back to back)', positiveInteger, 1)
-    .addOption(new Option('--backend <name>', 'inference backend').choices(['native', 'reference']).default('native'))
+    .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
     .option('--json', 'print the results as JSON')
     .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
     .action(async (flags: BenchFlags) => {

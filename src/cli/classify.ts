@@ -1,3 +1,4 @@
+import type { BackendChoice } from '../engine/index.js';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
@@ -14,7 +15,7 @@ interface ClassifyFlags {
   topK: number;
   threshold: number;
   json?: boolean;
-  backend: 'native' | 'reference';
+  backend: BackendChoice;
   threads: number;
   crop: 'none' | 'center';
 }
@@ -29,7 +30,7 @@ export function registerClassify(program: Command): void {
     .option('-k, --top-k <n>', 'how many classes to show per image', positiveInteger, 5)
     .option('--threshold <p>', 'hide classes scoring below p', probability, 0)
     .option('--json', 'print one JSON document instead of text')
-    .addOption(new Option('--backend <name>', 'inference backend').choices(['native', 'reference']).default('native'))
+    .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
     .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
     .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
     .action(async (images: string[], flags: ClassifyFlags) => {

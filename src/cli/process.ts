@@ -1,5 +1,6 @@
 // Exit codes, stderr messages and stdout handling shared by the commands.
 import { CommanderError } from 'commander';
+import { NativeUnavailableError } from '../engine/index.js';
 import { PlanError } from '../engine/planner.js';
 import { ImageError } from '../image/errors.js';
 import { LabelsError } from '../model/labels.js';
@@ -23,7 +24,7 @@ export function warnOnce(message: string): void {
 function isUserError(error: unknown): boolean {
   return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelError
     || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageError
-    || error instanceof CommanderError;
+    || error instanceof CommanderError || error instanceof NativeUnavailableError;
 }
 
 /**

@@ -1,4 +1,6 @@
 export type BackendName = 'native' | 'reference';
+/** What a caller asks for: 'auto' is native where the addon loads, else the reference with a warning. */
+export type BackendChoice = BackendName | 'auto';
 
 /** Runs one plan; every backend takes the same plan and gives the same answers. */
 export interface Backend {
