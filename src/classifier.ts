@@ -26,6 +26,8 @@ export interface LoadModelOptions {
   labelsFile?: string;
   /** Told when 'auto' falls back to the TypeScript backend (default: process.emitWarning). */
   onFallback?: (reason: string) => void;
+  /** Told of what the reader found wrong but usable in a model file, e.g. labels that do not fit (default: process.emitWarning). */
+  onWarning?: (message: string) => void;
   /** Never download a catalog model missing from the models folder (default: $MOBILENET_OFFLINE). */
   offline?: boolean;
   /** Told how a download of a catalog model goes (start, bytes received, retries, done). */
@@ -139,7 +141,9 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
     throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
   }
   const spec = typeof model === 'string'
-    ? await loadTfliteFile(await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }))
+    ? await loadTfliteFile(await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }), {
+      onWarning: options.onWarning ?? ((message) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })),
+    })
     : model;
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
   const { plan, backend } = createEngine(spec, options);

@@ -8,7 +8,8 @@ import { resolveModelFile } from '../model/resolve.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
 import { downloadProgress } from './download-progress.js';
-import { positiveInteger, positiveNumber } from './options.js';
+import { MAX_ALPHA, MAX_RESOLUTION } from '../model/limits.js';
+import { integerUpTo, numberUpTo, positiveInteger } from './options.js';
 import { fail, warnOnce } from './process.js';
 import { percentile } from './stats.js';
 
@@ -31,8 +32,8 @@ export function registerBench(program: Command): void {
     .command('bench')
     .description('measure inference speed and memory (random weights unless --model is given)')
     .addOption(new Option('--arch <v1|v2>', 'architecture').choices(['v1', 'v2']).default('v2'))
-    .option('--alpha <a>', 'width multiplier', positiveNumber, 1)
-    .option('--resolution <px>', 'input height and width', positiveInteger, 224)
+    .option('--alpha <a>', `width multiplier (at most ${MAX_ALPHA})`, numberUpTo(MAX_ALPHA), 1)
+    .option('--resolution <px>', `input height and width (at most ${MAX_RESOLUTION})`, integerUpTo(MAX_RESOLUTION), 224)
     .option('-m, --model <name|file>', 'benchmark a real model (name or alias, downloaded on first use, or a .tflite file) instead of random weights')
     .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
     .option('--runs <n>', 'timed runs', positiveInteger, 100)
@@ -46,7 +47,7 @@ export function registerBench(program: Command): void {
       const file = flags.model ? await resolveModelFile(flags.model, { reporter: downloadProgress() }).catch(fail) : undefined;
       const loadStart = performance.now();
       const spec = file ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
-      const model = await loadModel(spec ?? file, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce }).catch(fail);
+      const model = await loadModel(spec ?? file, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce, onWarning: warnOnce }).catch(fail);
       const loadMs = performance.now() - loadStart;
       try {
         const report = await measure(model, flags, loadMs);

@@ -39,6 +39,7 @@ export function registerClassify(program: Command): void {
         threads: flags.threads,
         labelsFile: flags.labels,
         onFallback: warnOnce,
+        onWarning: warnOnce,
         onDownload: downloadProgress(),
       }).catch(fail);
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;

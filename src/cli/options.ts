@@ -7,10 +7,20 @@ export function positiveInteger(value: string): number {
   return parsed;
 }
 
-export function positiveNumber(value: string): number {
-  const parsed = Number(value);
-  if (value.trim() === '' || !(parsed > 0 && Number.isFinite(parsed))) throw new InvalidArgumentError('expected a number > 0');
-  return parsed;
+export function integerUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const parsed = positiveInteger(value);
+    if (parsed > max) throw new InvalidArgumentError(`expected a whole number from 1 to ${max}`);
+    return parsed;
+  };
+}
+
+export function numberUpTo(max: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !(parsed > 0 && parsed <= max)) throw new InvalidArgumentError(`expected a number > 0 and ≤ ${max}`);
+    return parsed;
+  };
 }
 
 export function probability(value: string): number {

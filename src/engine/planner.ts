@@ -1,5 +1,6 @@
 // Turns a ModelSpec into a Plan: shapes, TensorFlow SAME padding and arena offsets resolved, every
 // weight array checked against its shape. Backends trust a plan, so all validation happens here.
+import { MAX_ARENA_BYTES, MAX_RESOLUTION } from '../model/limits.js';
 import { samePadding } from '../model/same-padding.js';
 import type { Activation, Layer, ModelSpec } from '../model/spec.js';
 import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode, type Plan, type Step } from './plan.js';
@@ -158,6 +159,9 @@ function fuseDepthwiseSeparable(lowered: Lowered[]): Lowered[] {
  * kept at opposite ends of the arena, which then holds max(input + output) over the steps.
  */
 export function planModel(spec: ModelSpec): Plan {
+  if (!Number.isInteger(spec.resolution) || spec.resolution < 1 || spec.resolution > MAX_RESOLUTION) {
+    throw new PlanError(`input size ${spec.resolution}×${spec.resolution} is outside the supported 1 to ${MAX_RESOLUTION} pixels a side`);
+  }
   return planLayers(spec.layers, { h: spec.resolution, w: spec.resolution, c: 3 });
 }
 
@@ -172,6 +176,9 @@ export function planLayers(layers: Layer[], input: Tensor): Plan {
   });
   const lowered = fuseDepthwiseSeparable(separate);
   const arenaSize = Math.max(...lowered.map((l) => size(l.in) + size(l.out)));
+  if (arenaSize * 4 > MAX_ARENA_BYTES) {
+    throw new PlanError(`the activations need ${(arenaSize * 4 / 2 ** 20).toFixed(0)} MiB, more than the limit of ${MAX_ARENA_BYTES / 2 ** 20} MiB`);
+  }
   const offsetAt = (end: 0 | 1, floats: number) => (end === 0 ? 0 : arenaSize - floats);
 
   let end: 0 | 1 = 0;

@@ -1,5 +1,6 @@
 // Models with random weights: for tests and for `mobilenet bench` without a weight file.
 import { architectureShapes, type LayerShape } from './architecture.js';
+import { MAX_ALPHA, MAX_PARAMETERS, MAX_RESOLUTION } from './limits.js';
 import type { Activation, Arch, DepthwiseLayer, Layer, ModelSpec, PointwiseLayer } from './spec.js';
 
 /** Small deterministic PRNG (mulberry32): the same seed gives the same model everywhere. */
@@ -31,6 +32,17 @@ export interface RandomModelOptions {
 
 export function createRandomModel(options: RandomModelOptions): ModelSpec {
   const { arch, alpha = 1, resolution = 224, numClasses = 1001, seed = 1 } = options;
+  // Checked before a single weight is drawn: α and the class count set how many there are.
+  if (!(alpha > 0 && alpha <= MAX_ALPHA)) throw new RangeError(`alpha must be a number in (0, ${MAX_ALPHA}], got ${alpha}`);
+  if (!Number.isInteger(resolution) || resolution < 1 || resolution > MAX_RESOLUTION) {
+    throw new RangeError(`resolution must be a whole number from 1 to ${MAX_RESOLUTION}, got ${resolution}`);
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new RangeError(`numClasses must be a whole number ≥ 1, got ${numClasses}`);
+  const shapes = architectureShapes(arch, alpha, numClasses);
+  const parameters = shapes.reduce((sum, shape) => sum + shapeParameters(shape), 0);
+  if (parameters > MAX_PARAMETERS) {
+    throw new RangeError(`MobileNet ${arch} α=${alpha} with ${numClasses} classes has ${parameters} weights, more than the limit of ${MAX_PARAMETERS}`);
+  }
   const random = seededRandom(seed);
   // Uniform weights with variance 2/fanIn (He) keep ReLU activations in a sane range layer after layer.
   const weights = (length: number, fanIn: number) => randomArray(random, length, Math.sqrt(6 / fanIn));
@@ -72,7 +84,24 @@ export function createRandomModel(options: RandomModelOptions): ModelSpec {
     alpha,
     resolution,
     numClasses,
-    layers: architectureShapes(arch, alpha, numClasses).map(layer),
+    layers: shapes.map(layer),
     normalization: { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] },
   };
+}
+
+function shapeParameters(shape: LayerShape): number {
+  switch (shape.type) {
+    case 'conv2d':
+      return shape.outC * (shape.kernel * shape.kernel * shape.inC + 1);
+    case 'depthwise':
+      return shape.channels * 10;
+    case 'pointwise':
+    case 'fc':
+      return shape.outC * (shape.inC + 1);
+    case 'bottleneck':
+      return (shape.expandC === shape.inC ? 0 : shape.expandC * (shape.inC + 1)) + shape.expandC * 10 + shape.outC * (shape.expandC + 1);
+    case 'avgpool':
+    case 'softmax':
+      return 0;
+  }
 }
