@@ -1,5 +1,6 @@
 // The binding to the C++ addon (native/). Loading may fail where it could not be built at install
 // time; callers then fall back to the reference backend.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Backend, BackendOptions } from './backend.js';
@@ -20,21 +21,39 @@ interface NativeAddon {
   Model: new (plan: Plan, options?: { threads?: number; isa?: string }) => NativeModel;
 }
 
-// From src/engine/ (tests) and dist/engine/ (the package) alike, the addon is two folders up;
-// MOBILENET_ADDON points at another build of it.
-const ADDON_PATH = process.env.MOBILENET_ADDON
-  || fileURLToPath(new URL('../../build/Release/mobilenet_native.node', import.meta.url));
+// Where the addon may be, in order: MOBILENET_ADDON (another build of it; then nothing else is tried),
+// the build from source (build/Release, made by the install script or `npm run build:native`), the
+// prebuilt addon shipped in the npm tarball for this platform (prebuilds/<platform>-<arch>). From
+// src/engine/ (tests) and dist/engine/ (the package) alike, both folders are two levels up.
+function addonCandidates(): string[] {
+  if (process.env.MOBILENET_ADDON) return [process.env.MOBILENET_ADDON];
+  const inPackage = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+  return [
+    inPackage('build/Release/mobilenet_native.node'),
+    inPackage(`prebuilds/${process.platform}-${process.arch}/mobilenet_native.node`),
+  ];
+}
 
 let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 
-/** The addon, or the reason it cannot be used. Loaded once. */
+/** The addon, or the reason it cannot be used (every place tried, on the message's first line). Loaded once. */
 export function loadAddon(): { addon: NativeAddon } | { error: Error } {
   if (!loaded) {
-    try {
-      loaded = { addon: createRequire(import.meta.url)(ADDON_PATH) as NativeAddon };
-    } catch (error) {
-      loaded = { error: error instanceof Error ? error : new Error(String(error)) };
+    const require = createRequire(import.meta.url);
+    const tried: string[] = [];
+    for (const path of addonCandidates()) {
+      if (!existsSync(path)) {
+        tried.push(`${path}: not found`);
+        continue;
+      }
+      try {
+        loaded = { addon: require(path) as NativeAddon };
+        break;
+      } catch (error) {
+        tried.push(`${path}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`);
+      }
     }
+    loaded ??= { error: new Error(`no usable addon: tried ${tried.join('; ')}`) };
   }
   return loaded;
 }
