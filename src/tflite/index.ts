@@ -14,8 +14,8 @@
 // Besides the published quantized files this reads what people export for their own classes: float32
 // (or float16 / dynamic-range) weights, any number of classes, and the classifier heads Keras, TF Model
 // Maker and Teachable Machine write (see to-spec.ts), including input scaling inside the graph.
-import { readFile } from 'node:fs/promises';
 import type { ModelSpec } from '../model/spec.js';
+import { FileReadProblem, readRegularFile } from '../util/read-file.js';
 import { ModelError } from './errors.js';
 import { metadataBuffer, readMetadata, type TfliteMetadata } from './metadata.js';
 import { readModel, tensorTypeName, type Model } from './schema.js';
@@ -68,16 +68,16 @@ export function parseTflite(bytes: Uint8Array, name: string, options: ParseOptio
   });
 }
 
-/** Reads and parses a .tflite file; a missing file is a ModelError `path: no such file`. */
+/** Largest model file read: MobileNets are 0.5–25 MB; this leaves room and refuses what cannot be one. */
+export const MAX_MODEL_BYTES = 256 * 2 ** 20;
+
+/** Reads and parses a .tflite file; any problem is a ModelError naming it (`path: no such file`). */
 export async function loadTfliteFile(path: string, options: ParseOptions = {}): Promise<ModelSpec> {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    bytes = await readRegularFile(path, MAX_MODEL_BYTES);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelError(path, 'no such file');
-    if (code === 'EISDIR') throw new ModelError(path, 'is a directory');
-    throw new ModelError(path, `cannot read the file (${code ?? (error as Error).message})`);
+    throw new ModelError(path, error instanceof FileReadProblem ? error.problem : String(error));
   }
   return parseTflite(bytes, path, options);
 }

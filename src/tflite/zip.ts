@@ -11,6 +11,8 @@ const EOCD_SIZE = 22;
 const CENTRAL_SIZE = 46;
 const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
+/** Largest entry extracted: label files are a few KB (ImageNet's: 21 KB); a bigger one is not a label file. */
+export const MAX_ENTRY_BYTES = 4 * 2 ** 20;
 
 export const ZIP_STORED = 0;
 export const ZIP_DEFLATE = 8;
@@ -107,6 +109,8 @@ export function findZip(bytes: Uint8Array, file: string): ZipArchive | null {
     const h = entry.localHeader;
     if (view.getUint32(h, true) !== LOCAL_SIGNATURE) fail(`${what}: bad local header at offset ${h}`);
     if (entry.flags & 1) fail(`${what} is encrypted`);
+    // Checked before inflating: the declared size sets the output limit, and it could say 4 GB.
+    if (entry.size > MAX_ENTRY_BYTES) fail(`${what} declares ${entry.size} bytes, more than the ${MAX_ENTRY_BYTES} a label file may have`);
     const dataStart = h + LOCAL_SIZE + view.getUint16(h + 26, true) + view.getUint16(h + 28, true);
     const dataEnd = dataStart + entry.compressedSize;
     if (dataEnd > cdStart) fail(`${what}: data runs past the central directory`);

@@ -1,0 +1,130 @@
+// Hostile and careless inputs, each reproduced with the real thing (a FIFO made with mkfifo, device
+// files, a reader that goes away, a full device, zip bombs in a model) against `bin/mobilenet` as a
+// child process: a clean error naming the file, never a hang, a crash or unbounded memory.
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../src/classifier.js';
+import { BIN, runMobilenet } from './helpers/child.js';
+import { buildSyntheticMobilenet } from './helpers/tflite-mobilenet.js';
+import { makeZip } from './helpers/tflite-writer.js';
+import { modelPath, requireShared } from './helpers/shared.js';
+
+const run = requireShared();
+const dir = mkdtempSync(join(tmpdir(), 'mobilenet-hostile-'));
+const SMALL_MODEL = () => modelPath('mobilenet_v1_0.25_128_quant');
+let photo: string;
+
+beforeAll(async () => {
+  photo = join(dir, 'photo.jpg');
+  const pixels = Buffer.alloc(96 * 80 * 3);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919) % 251;
+  await sharp(pixels, { raw: { width: 96, height: 80, channels: 3 } }).jpeg().toFile(photo);
+});
+
+/** A synthetic model (3 classes) whose appended label archive is replaced by `zip`. */
+function modelWithZip(name: string, zip: Uint8Array): string {
+  const { bytes } = buildSyntheticMobilenet({ arch: 'v1', alpha: 0.25, resolution: 32, numClasses: 3, metadata: { labels: ['a', 'b', 'c'] } });
+  const zipStart = Buffer.from(bytes).lastIndexOf(Buffer.from([0x50, 0x4b, 0x03, 0x04]));
+  expect(zipStart).toBeGreaterThan(0);
+  const file = join(dir, name);
+  writeFileSync(file, Buffer.concat([bytes.subarray(0, zipStart), zip]));
+  return file;
+}
+
+/** Sets the uncompressed size that a one-entry archive declares (local header and central directory). */
+function declareSize(zip: Uint8Array, size: number): Uint8Array {
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  view.setUint32(22, size, true);
+  const central = Buffer.from(zip).lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  view.setUint32(central + 24, size, true);
+  return zip;
+}
+
+describe('hostile model files', () => {
+  it('a label archive declaring a 2 GB entry is refused before inflating (library and CLI)', async () => {
+    const file = modelWithZip('declares-2gb.tflite', declareSize(makeZip([{ name: 'labels.txt', data: Buffer.from('a\nb\nc\n') }], 8), 2 ** 31));
+    await expect(loadModel(file)).rejects.toThrow(/labels\.txt declares 2147483648 bytes, more than the 4194304 a label file may have/);
+    const result = await runMobilenet(['classify', photo, '--model', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^mobilenet: ${file}: corrupt zip archive: .*declares 2147483648 bytes`));
+    expect(result.maxRssMiB).toBeLessThan(300);
+  }, 30_000);
+
+  it('a deflate bomb (64 MiB of newlines declared as 6 bytes) stops at the declared size', async () => {
+    const zip = declareSize(makeZip([{ name: 'labels.txt', data: Buffer.alloc(64 * 2 ** 20, 10) }], 8), 6);
+    const file = modelWithZip('bomb.tflite', zip);
+    expect(readFileSync(file).length).toBeLessThan(2 ** 20);
+    await expect(loadModel(file)).rejects.toThrow(/corrupt zip archive: entry labels\.txt/);
+    const result = await runMobilenet(['classify', photo, '--model', file]);
+    expect(result.code).toBe(2);
+    expect(result.maxRssMiB).toBeLessThan(300);
+  }, 30_000);
+
+  it('a FIFO as --model is refused at once, not waited on', async () => {
+    const fifo = join(dir, 'pipe.tflite');
+    execFileSync('mkfifo', [fifo]);
+    const result = await runMobilenet(['classify', photo, '--model', fifo], { timeoutMs: 15_000 });
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`mobilenet: ${fifo}: is a named pipe (FIFO), not a regular file\n`);
+  }, 30_000);
+
+  it('/dev/zero as --model is refused, not read without end', async () => {
+    const result = await runMobilenet(['classify', photo, '--model', '/dev/zero'], { timeoutMs: 15_000 });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('mobilenet: /dev/zero: is a device, not a regular file\n');
+  }, 30_000);
+});
+
+describe.skipIf(!run)('shell citizenship', () => {
+  it('`classify … | head -1`: the reader going away ends the run quietly with status 0', async () => {
+    const images = Array.from({ length: 60 }, () => photo);
+    const child = spawn(process.execPath, [BIN, 'classify', '--model', SMALL_MODEL(), ...images], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk; });
+    // Like head -1: read the first line, then close the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+    expect(stderr).toBe('');
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+  }, 60_000);
+
+  it('stdout on a full device is one line on stderr and status 2', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = await runMobilenet(['classify', '--model', SMALL_MODEL(), photo], { stdoutFd: full });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^mobilenet: cannot write the output: .*ENOSPC.*\n$/);
+    } finally {
+      closeSync(full);
+    }
+  }, 30_000);
+
+  it('--json stays one parseable document when some images fail', async () => {
+    const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), photo, join(dir, 'missing.jpg'), '/dev/zero', photo]);
+    expect(result.code).toBe(1);
+    const parsed = JSON.parse(result.stdout) as ({ file: string; error: string } | { file: string; predictions: unknown[] })[];
+    expect(parsed.map((r) => r.file)).toEqual([photo, join(dir, 'missing.jpg'), '/dev/zero', photo]);
+    expect(parsed.map((r) => ('error' in r ? 'error' : 'ok'))).toEqual(['ok', 'error', 'error', 'ok']);
+    expect(JSON.parse((await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), join(dir, 'missing.jpg')])).stdout)).toEqual([
+      { file: join(dir, 'missing.jpg'), error: `${join(dir, 'missing.jpg')}: no such file` },
+    ]);
+  }, 30_000);
+
+  it('memory stays flat with the number of images: 2,000 within 1.2× the peak RSS of 200', async () => {
+    const peak = async (count: number) => {
+      const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), ...Array.from({ length: count }, () => photo)], { timeoutMs: 120_000 });
+      expect(result.code, result.stderr).toBe(0);
+      expect((JSON.parse(result.stdout) as unknown[]).length).toBe(count);
+      return result.maxRssMiB;
+    };
+    const small = await peak(200);
+    const large = await peak(2000);
+    expect(large, `200 images: ${small.toFixed(0)} MiB, 2000 images: ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(small * 1.2);
+  }, 240_000);
+});
