@@ -7,6 +7,7 @@ import { resolveModelFile } from './model/resolve.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
 import { loadTfliteFile } from './tflite/index.js';
+import { boundedMap } from './util/bounded-map.js';
 import { checkChoice, checkInteger, checkNumber, checkOptions, describe } from './validate.js';
 
 export interface Prediction {
@@ -34,6 +35,23 @@ export interface LoadModelOptions {
   onDownload?: DownloadReporter;
 }
 
+/** An image: a file path, or the bytes of an encoded image. */
+export type ImageInput = string | Uint8Array;
+
+/** What classifyAll yields for each input: its predictions, or why that input could not be classified. */
+export type ClassifyResult =
+  | { input: ImageInput; index: number; predictions: Prediction[] }
+  | { input: ImageInput; index: number; error: Error };
+
+export interface ClassifyAllOptions extends ClassifyOptions {
+  /** Images decoded or classified at once (default 4): decoding runs on libuv's threads meanwhile. */
+  concurrency?: number;
+  /** Yield in input order (default true), or as each image finishes. */
+  ordered?: boolean;
+  /** Once aborted, no further input is taken; images already started are still yielded. */
+  signal?: AbortSignal;
+}
+
 export interface ClassifyOptions {
   topK?: number;
   /** Only predictions scoring at least this. */
@@ -50,6 +68,9 @@ export class ModelDisposedError extends Error {
     this.name = 'ModelDisposedError';
   }
 }
+
+const DEFAULT_CONCURRENCY = 4;
+const MAX_CONCURRENCY = 1024;
 
 /** Most threads a model may ask for (more than any machine this runs on has cores). */
 const MAX_THREADS = 256;
@@ -122,6 +143,32 @@ export class Classifier {
       .slice(0, topK)
       .filter((index) => probabilities[index] >= threshold)
       .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index] }));
+  }
+
+  /**
+   * Classifies a stream of images (an array, a generator, any async iterable), a few at a time, and
+   * yields one result per input: bad images are results with an error, and the run goes on. Inputs are
+   * read only as fast as results are taken, so memory stays bounded whatever the stream's length.
+   * A failure of inference itself (not of an input) ends the iteration with that error.
+   */
+  async *classifyAll(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: ClassifyAllOptions): AsyncGenerator<ClassifyResult> {
+    const { concurrency = DEFAULT_CONCURRENCY, ordered = true, signal, ...rest } = checkOptions('options', options);
+    checkInteger('concurrency', concurrency, 1, MAX_CONCURRENCY);
+    const checked = checkClassifyOptions(rest);
+    if (inputs === null || typeof inputs !== 'object' || !(Symbol.iterator in inputs || Symbol.asyncIterator in inputs)) {
+      throw new TypeError(`inputs must be an iterable or async iterable of images, got ${describe(inputs)}`);
+    }
+    const work = async (input: ImageInput, index: number): Promise<ClassifyResult> => {
+      let tensor: Float32Array;
+      try {
+        tensor = await this.prepare(input, checked.crop);
+      } catch (error) {
+        if (error instanceof ModelDisposedError) throw error;
+        return { input, index, error: error instanceof Error ? error : new Error(String(error)) };
+      }
+      return { input, index, predictions: this.topK(await this.predict(tensor), checked) };
+    };
+    yield* boundedMap(inputs, work, { concurrency, ordered, signal });
   }
 
   /** Frees the backend; later calls reject with ModelDisposedError. Calling it again does nothing. */

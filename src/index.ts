@@ -1,5 +1,5 @@
 export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
-export type { ClassifyOptions, LoadModelOptions, Prediction } from './classifier.js';
+export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, Prediction } from './classifier.js';
 export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
 export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';

@@ -1,6 +1,7 @@
 // The library's contract for services: every call reports trouble by rejecting its promise (never a
 // synchronous throw), options are checked and named, errors are typed, and backend selection is explicit.
 import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadModel, ModelDisposedError } from '../src/classifier.js';
 import { createRandomModel } from '../src/model/random-model.js';
@@ -83,5 +84,71 @@ describe('library contract', () => {
     expect(out.backends).toEqual(['reference', 'reference']);
     expect(out.warnings).toHaveLength(1);
     expect(out.warnings[0]).toMatch(/^MOBILENET_NATIVE_UNAVAILABLE: the native addon could not be loaded/);
+  });
+});
+
+describe('classifyAll', () => {
+  const image = (seed: number) => {
+    const pixels = Buffer.alloc(40 * 30 * 3);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31 + seed * 97) % 256;
+    return sharp(pixels, { raw: { width: 40, height: 30, channels: 3 } }).png().toBuffer();
+  };
+
+  it('yields one result per input in order, bad inputs as errors, pulling only a bounded window ahead', async () => {
+    const model = await loadModel(spec(), { threads: 2 });
+    const good = await Promise.all([1, 2, 3].map(image));
+    let pulled = 0;
+    let maxAhead = 0;
+    let yielded = 0;
+    async function* inputs() {
+      for (let i = 0; i < 40; i++) {
+        pulled++;
+        maxAhead = Math.max(maxAhead, pulled - yielded);
+        yield i % 10 === 7 ? Buffer.from('not an image') : good[i % 3]!;
+      }
+    }
+    const results = [];
+    for await (const result of model.classifyAll(inputs(), { concurrency: 3, topK: 2 })) {
+      yielded++;
+      results.push(result);
+    }
+    expect(results.map((r) => r.index)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    expect(results.filter((r) => 'error' in r).map((r) => r.index)).toEqual([7, 17, 27, 37]);
+    for (const r of results) if ('predictions' in r) expect(r.predictions).toHaveLength(2);
+    // The same image gives the same answer wherever it sits in the stream.
+    const first = results[0] as { predictions: { index: number; score: number }[] };
+    const again = results[3] as { predictions: { index: number; score: number }[] };
+    expect(again.predictions).toEqual(first.predictions);
+    expect(maxAhead).toBeLessThanOrEqual(4);
+    model.dispose();
+  });
+
+  it('stops taking inputs once its signal is aborted, still yielding what it started', async () => {
+    const model = await loadModel(spec());
+    const png = await image(4);
+    const controller = new AbortController();
+    let pulled = 0;
+    function* endless() {
+      for (;;) {
+        pulled++;
+        yield png;
+      }
+    }
+    let count = 0;
+    for await (const result of model.classifyAll(endless(), { concurrency: 2, signal: controller.signal, ordered: false })) {
+      expect('predictions' in result).toBe(true);
+      if (++count === 5) controller.abort();
+    }
+    expect(count).toBeGreaterThanOrEqual(5);
+    expect(count).toBeLessThanOrEqual(7);
+    expect(pulled).toBe(count);
+    model.dispose();
+  });
+
+  it('rejects bad arguments from its first step', async () => {
+    const model = await loadModel(spec());
+    await expect(model.classifyAll(42 as never).next()).rejects.toThrow(TypeError);
+    await expect(model.classifyAll([], { concurrency: 0 }).next()).rejects.toThrow(/concurrency must be a whole number/);
+    model.dispose();
   });
 });

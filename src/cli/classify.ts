@@ -2,9 +2,9 @@ import type { BackendChoice } from '../engine/index.js';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { loadModel, type Classifier } from '../classifier.js';
+import { loadModel } from '../classifier.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
-import { formatHuman, jsonArrayWriter, type ImageResult } from './report.js';
+import { formatHuman, jsonArrayWriter } from './report.js';
 import { downloadProgress } from './download-progress.js';
 import { positiveInteger, probability } from './options.js';
 import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
@@ -43,65 +43,42 @@ export function registerClassify(program: Command): void {
         onDownload: downloadProgress(),
       }).catch(fail);
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
+      const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
+      bar?.start(images.length, 0);
       let failed = false;
       try {
-        await classifyAll(classifier, images, flags, (result) => {
+        // Decoding (sharp, on libuv's threads) of the next images overlaps inference of the current one.
+        for await (const result of classifier.classifyAll(images, {
+          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, concurrency: DECODE_AHEAD,
+        })) {
+          const file = result.input as string;
           if ('error' in result) {
             failed = true;
-            process.stderr.write(`mobilenet: ${result.error}\n`);
+            process.stderr.write(`mobilenet: ${result.error.message}\n`);
+            output?.add({ file, error: result.error.message });
+          } else if (output) {
+            output.add({ file, predictions: result.predictions });
+          } else {
+            process.stdout.write(formatHuman({ file, predictions: result.predictions }));
           }
-          if (output) output.add(result);
-          else if (!('error' in result)) process.stdout.write(formatHuman(result));
-        });
+          bar?.increment();
+        }
       } catch (error) {
         // Inference itself failed: what was classified is still printed, then the run ends.
+        bar?.stop();
         output?.end();
         fail(error);
       } finally {
         classifier.dispose();
       }
+      bar?.stop();
       output?.end();
       if (failed) process.exitCode = EXIT_INPUT_FAILED;
     });
 }
 
-/** Images decoded ahead of the one being classified: decoding (sharp, libuv pool) is the slow part. */
+/** Images decoded ahead of the one being classified: decoding is the slow part. */
 const DECODE_AHEAD = 4;
-
-type Prepared = { tensor: Float32Array } | { error: string };
-
-/**
- * Classifies images in order and hands each result on as soon as it is known. Later images are
- * decoded while the current one runs through the network (both off the JS thread); a bad image is
- * reported and the others go on. Only the images in the decode-ahead window are held in memory.
- */
-async function classifyAll(
-  classifier: Classifier,
-  images: string[],
-  flags: ClassifyFlags,
-  onResult: (result: ImageResult) => void,
-): Promise<void> {
-  const prepare = (file: string): Promise<Prepared> => classifier.prepare(file, flags.crop).then(
-    (tensor) => ({ tensor }),
-    (error: Error) => ({ error: error.message }),
-  );
-  const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
-  bar?.start(images.length, 0);
-  const window: Promise<Prepared>[] = images.slice(0, DECODE_AHEAD).map(prepare);
-  try {
-    for (let i = 0; i < images.length; i++) {
-      const current = await window.shift()!;
-      if (i + DECODE_AHEAD < images.length) window.push(prepare(images[i + DECODE_AHEAD]));
-      const file = images[i];
-      onResult('error' in current
-        ? { file, error: current.error }
-        : { file, predictions: classifier.topK(await classifier.predict(current.tensor), flags) });
-      bar?.increment();
-    }
-  } finally {
-    bar?.stop();
-  }
-}
 
 /** A bar only on an interactive stderr, and only when stdout is not the same screen showing results. */
 function showProgress(flags: ClassifyFlags, count: number): boolean {
