@@ -1,5 +1,6 @@
 // The library's core: a loaded model that classifies images.
 import { createEngine, type Backend, type BackendChoice, type Plan } from './engine/index.js';
+import { PlanError } from './engine/planner.js';
 import { loadImageTensor } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
@@ -187,12 +188,17 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
     throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
   }
-  const spec = typeof model === 'string'
-    ? await loadTfliteFile(await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }), {
-      onWarning: options.onWarning ?? ((message) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })),
-    })
-    : model;
+  const file = typeof model === 'string' ? await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }) : undefined;
+  const spec = file
+    ? await loadTfliteFile(file, { onWarning: options.onWarning ?? ((message) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })) })
+    : model as ModelSpec;
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
-  const { plan, backend } = createEngine(spec, options);
+  let engine: ReturnType<typeof createEngine>;
+  try {
+    engine = createEngine(spec, options);
+  } catch (error) {
+    throw error instanceof PlanError && file ? new PlanError(error.message, file) : error;
+  }
+  const { plan, backend } = engine;
   return new Classifier(spec, plan, backend, labels);
 }

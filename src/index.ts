@@ -1,6 +1,9 @@
 export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
 export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, Prediction } from './classifier.js';
 export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
+export { PlanError } from './engine/planner.js';
+export { LabelsError } from './model/labels.js';
+export { ModelFormatError } from './tflite/errors.js';
 export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';
 export { architectureShapes } from './model/architecture.js';

@@ -15,7 +15,7 @@ import { planModel } from '../src/engine/index.js';
 import { runPlan } from '../src/engine/reference/run.js';
 import { LabelsError, readLabels } from '../src/model/labels.js';
 import type { Normalization } from '../src/model/spec.js';
-import { ModelError, parseTflite } from '../src/tflite/index.js';
+import { ModelFormatError, parseTflite } from '../src/tflite/index.js';
 import { randomPixels, writeBmp } from './helpers/image-bmp.js';
 import { REPO_ROOT } from './helpers/shared.js';
 import {
@@ -284,10 +284,10 @@ describe('clear errors for what does not fit', () => {
     try {
       parseTflite(buildSyntheticMobilenet(opts).bytes, 'custom.tflite');
     } catch (error) {
-      expect(error).toBeInstanceOf(ModelError);
+      expect(error).toBeInstanceOf(ModelFormatError);
       return (error as Error).message;
     }
-    throw new Error('expected a ModelError');
+    throw new Error('expected a ModelFormatError');
   };
 
   it('a label file whose line count fits neither rule names the file and both counts', async () => {

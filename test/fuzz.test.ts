@@ -12,7 +12,7 @@ import { PlanError } from '../src/engine/planner.js';
 import { ImageError } from '../src/image/errors.js';
 import { LabelsError } from '../src/model/labels.js';
 import { seededRandom } from '../src/model/random-model.js';
-import { ModelError } from '../src/tflite/errors.js';
+import { ModelFormatError } from '../src/tflite/errors.js';
 import { randomPixels, writeBmp } from './helpers/image-bmp.js';
 import { modelPath, requireShared } from './helpers/shared.js';
 
@@ -48,7 +48,7 @@ function mutate(original: Uint8Array, random: () => number, region: [number, num
 }
 
 describe.skipIf(!run)('fuzz (seeded, bounded)', () => {
-  it(`${CASES} mutated model files: a model that runs, or a ModelError/PlanError/LabelsError naming the file`, async () => {
+  it(`${CASES} mutated model files: a model that runs, or a ModelFormatError/PlanError/LabelsError naming the file`, async () => {
     const original = new Uint8Array(readFileSync(modelPath('mobilenet_v1_0.25_128_quant')));
     // Weights fill the first ~470 KB; the tables (shapes, offsets, options, metadata, zip) follow.
     const tables: [number, number] = [470_000, original.length];
@@ -69,9 +69,9 @@ describe.skipIf(!run)('fuzz (seeded, bounded)', () => {
         outcomes.ran++;
       } catch (error) {
         outcomes.refused++;
-        const typed = error instanceof ModelError || error instanceof PlanError || error instanceof LabelsError;
+        const typed = error instanceof ModelFormatError || error instanceof PlanError || error instanceof LabelsError;
         expect(typed, `case ${i}: ${String(error)}`).toBe(true);
-        if (error instanceof ModelError) expect((error as Error).message.startsWith(`${file}: `)).toBe(true);
+        if (error instanceof ModelFormatError) expect((error as Error).message.startsWith(`${file}: `)).toBe(true);
       } finally {
         model?.dispose();
       }

@@ -7,7 +7,7 @@ import type { BottleneckLayer, Conv2dLayer, FullyConnectedLayer } from '../src/m
 import { dequantize, readIntegerConstant, type TensorSource } from '../src/tflite/dequantize.js';
 import { FlatBuffer, MAX_TABLE_DEPTH } from '../src/tflite/flatbuffer.js';
 import { rangeImpliedActivation, samePadding } from '../src/tflite/graph.js';
-import { ModelError, parseTflite } from '../src/tflite/index.js';
+import { ModelFormatError, parseTflite } from '../src/tflite/index.js';
 import type { Tensor } from '../src/tflite/schema.js';
 import { findZip, parseLabels } from '../src/tflite/zip.js';
 import { buildSyntheticMobilenet, OP, TYPE, type SyntheticOptions } from './helpers/tflite-mobilenet.js';
@@ -25,10 +25,10 @@ function refuse(opts: SyntheticOptions): string {
   try {
     parseTflite(bytes, NAME);
   } catch (error) {
-    expect(error).toBeInstanceOf(ModelError);
+    expect(error).toBeInstanceOf(ModelFormatError);
     return (error as Error).message;
   }
-  throw new Error('expected a ModelError');
+  throw new Error('expected a ModelFormatError');
 }
 
 /** Index of the n-th operator with this opcode. */
@@ -285,11 +285,11 @@ describe('FlatBuffer reader', () => {
     try {
       read(new FlatBuffer(bytes, file, 'test'));
     } catch (error) {
-      expect(error).toBeInstanceOf(ModelError);
+      expect(error).toBeInstanceOf(ModelFormatError);
       expect((error as Error).message).toMatch(pattern);
       return;
     }
-    throw new Error('expected a ModelError');
+    throw new Error('expected a ModelFormatError');
   };
 
   it('rejects an odd vtable size, a vector longer than the buffer, a union without value', () => {
@@ -372,7 +372,7 @@ describe('zip', () => {
     expect(zip.read('c.txt')).toBeNull();
   });
 
-  it('no archive → null; a broken one → ModelError', () => {
+  it('no archive → null; a broken one → ModelFormatError', () => {
     expect(findZip(new Uint8Array(100), 'z')).toBeNull();
     const bytes = makeZip(files, 8);
     const broken = bytes.slice();

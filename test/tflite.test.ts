@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { architectureShapes, describeShape, shapeOf } from '../src/model/architecture.js';
 import type { Conv2dLayer, BottleneckLayer, ModelSpec } from '../src/model/spec.js';
-import { describeTflite, loadTfliteFile, ModelError, parseTflite } from '../src/tflite/index.js';
+import { describeTflite, loadTfliteFile, ModelFormatError, parseTflite } from '../src/tflite/index.js';
 import { inputNormalization } from '../src/tflite/normalization.js';
 import { readModel } from '../src/tflite/schema.js';
 import { findZip } from '../src/tflite/zip.js';
@@ -98,15 +98,15 @@ function std(values: Float32Array): number {
   return Math.sqrt(sq / values.length);
 }
 
-/** Runs `fn` and returns the ModelError it throws; fails the test on success or on any other error. */
-function modelError(fn: () => unknown): ModelError {
+/** Runs `fn` and returns the ModelFormatError it throws; fails the test on success or on any other error. */
+function modelError(fn: () => unknown): ModelFormatError {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(ModelError);
-    return error as ModelError;
+    expect(error).toBeInstanceOf(ModelFormatError);
+    return error as ModelFormatError;
   }
-  throw new Error('expected a ModelError, but the call succeeded');
+  throw new Error('expected a ModelFormatError, but the call succeeded');
 }
 
 describe.skipIf(!haveModels)('published MobileNet models', () => {
@@ -294,7 +294,7 @@ describe.skipIf(!haveModels)('published MobileNet models', () => {
       expect(modelError(() => parseTflite(new Uint8Array(0), 'empty.tflite')).message).toBe('empty.tflite: empty file');
     });
 
-    it('fuzz: 200 seeded corruptions and truncations end in success or a ModelError', () => {
+    it('fuzz: 200 seeded corruptions and truncations end in success or a ModelFormatError', () => {
       const original = bytes();
       const random = rng(20240611);
       const tablesStart = 480_000; // tensors, operators and metadata sit after the weight data
@@ -320,7 +320,7 @@ describe.skipIf(!haveModels)('published MobileNet models', () => {
           parseTflite(input, 'fuzz.tflite');
         } catch (error) {
           failures++;
-          expect(error).toBeInstanceOf(ModelError);
+          expect(error).toBeInstanceOf(ModelFormatError);
           expect((error as Error).message).toMatch(/^fuzz\.tflite: /);
           // Not an internal error wrapped by the last-resort guard.
           expect((error as Error & { cause?: unknown }).cause, (error as Error).message).toBeUndefined();
@@ -339,15 +339,15 @@ describe('files on disk', () => {
 
   it('a missing file', async () => {
     const path = join(dir, 'nope.tflite');
-    await expect(loadTfliteFile(path)).rejects.toThrow(new ModelError(path, 'no such file'));
-    await expect(loadTfliteFile(path)).rejects.toBeInstanceOf(ModelError);
+    await expect(loadTfliteFile(path)).rejects.toThrow(new ModelFormatError(path, 'no such file'));
+    await expect(loadTfliteFile(path)).rejects.toBeInstanceOf(ModelFormatError);
   });
 
   it('a text file renamed .tflite', async () => {
     const path = join(dir, 'readme.tflite');
     writeFileSync(path, 'This is not a model.\nJust some text that is long enough to have a root offset.\n');
     const error = await loadTfliteFile(path).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ModelError);
+    expect(error).toBeInstanceOf(ModelFormatError);
     expect((error as Error).message).toBe(`${path}: not a TFLite model (file identifier " is ", expected "TFL3")`);
   });
 

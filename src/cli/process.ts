@@ -6,7 +6,7 @@ import { ImageError } from '../image/errors.js';
 import { LabelsError } from '../model/labels.js';
 import { ModelDownloadError } from '../model/download.js';
 import { ModelNotFoundError } from '../model/resolve.js';
-import { ModelError } from '../tflite/errors.js';
+import { ModelFormatError } from '../tflite/errors.js';
 
 export const EXIT_INPUT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -22,7 +22,7 @@ export function warnOnce(message: string): void {
 
 /** Errors that describe what the user gave us (a model, a file, an option): exit 2, one line. */
 function isUserError(error: unknown): boolean {
-  return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelError
+  return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelFormatError
     || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageError
     || error instanceof CommanderError || error instanceof NativeUnavailableError;
 }

@@ -7,7 +7,15 @@ import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode, type Plan, type Step } fro
 
 const ACT_CODES: Record<Activation, ActCode> = { none: ACT_NONE, relu: ACT_RELU, relu6: ACT_RELU6 };
 
-export class PlanError extends Error {}
+/** A model whose layers do not make a network we can run (shapes, weights, or sizes beyond the limits). */
+export class PlanError extends Error {
+  readonly code = 'MODEL_UNSUPPORTED';
+  /** The model file, when the plan was for one. */
+  constructor(message: string, readonly file?: string) {
+    super(file ? `${file}: ${message}` : message);
+    this.name = 'PlanError';
+  }
+}
 
 interface Tensor {
   h: number;

@@ -2,7 +2,7 @@
 // float32 with real = scale[c] · (q − zero_point[c]), per tensor or per channel along
 // quantized_dimension; float32/float16 data is converted directly. Reads are little-endian and copy
 // through a DataView, so tensor data need not be aligned in the file.
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import { TensorType, tensorTypeName, tensorTypeSize, type Buffer, type Tensor } from './schema.js';
 
 /** What the readers need to find a tensor's data and to name the file in errors. */
@@ -15,10 +15,10 @@ export interface TensorSource {
 const MAX_ELEMENTS = 1 << 28;
 
 function fail(src: TensorSource, tensor: Tensor, detail: string): never {
-  throw new ModelError(src.file, `tensor ${tensor.index} (${tensor.name}): ${detail}`);
+  throw new ModelFormatError(src.file, `tensor ${tensor.index} (${tensor.name}): ${detail}`);
 }
 
-/** Number of elements of a static shape; a ModelError for negative or absurd dimensions. */
+/** Number of elements of a static shape; a ModelFormatError for negative or absurd dimensions. */
 export function elementCount(src: TensorSource, tensor: Tensor): number {
   let count = 1;
   for (const dim of tensor.shape) {

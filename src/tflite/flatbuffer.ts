@@ -9,10 +9,10 @@
 //     so they always point forward;
 //   - a vector / string is a u32 element count followed by the elements (strings add a NUL).
 //
-// Every read is bounds-checked against the bytes, so a truncated or garbage file ends in a ModelError
+// Every read is bounds-checked against the bytes, so a truncated or garbage file ends in a ModelFormatError
 // naming the file and what was being read, never a RangeError from DataView. Reference offsets only go
 // forward and table nesting is capped, so no input can make the reader loop.
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 
 /** Deeper nesting than any schema we read means a corrupt (or hostile) file. */
 export const MAX_TABLE_DEPTH = 32;
@@ -50,7 +50,7 @@ export class FlatBuffer {
   }
 
   fail(detail: string): never {
-    throw new ModelError(this.file, `corrupt ${this.what}: ${detail}`);
+    throw new ModelFormatError(this.file, `corrupt ${this.what}: ${detail}`);
   }
 
   /** Accounts for decoding `units` (bytes copied, tables visited); throws when the budget runs out. */

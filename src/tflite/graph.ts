@@ -13,7 +13,7 @@
 // an affine map x·scale + offset for the input normalization to absorb, not as a layer.
 import type { Activation, Conv2dLayer, DepthwiseLayer } from '../model/spec.js';
 import { dequantize, elementCount, isConstant, readIntegerConstant, type TensorSource } from './dequantize.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import {
   ActivationFunction,
   activationName,
@@ -182,7 +182,7 @@ class GraphWalk implements TensorSource {
   }
 
   failAt(op: Operator, detail: string, name = this.opName(op)): never {
-    throw new ModelError(this.file, `operator ${op.index} (${name}): ${detail}`);
+    throw new ModelFormatError(this.file, `operator ${op.index} (${name}): ${detail}`);
   }
 
   tensor(op: Operator, index: number | undefined, role: string): Tensor {
@@ -260,18 +260,18 @@ class GraphWalk implements TensorSource {
 
   run(): GraphChain {
     const { sg } = this;
-    if (sg.inputs.length !== 1) throw new ModelError(this.file, `the model has ${sg.inputs.length} inputs, MobileNet has 1`);
-    if (sg.outputs.length !== 1) throw new ModelError(this.file, `the model has ${sg.outputs.length} outputs, MobileNet has 1`);
+    if (sg.inputs.length !== 1) throw new ModelFormatError(this.file, `the model has ${sg.inputs.length} inputs, MobileNet has 1`);
+    if (sg.outputs.length !== 1) throw new ModelFormatError(this.file, `the model has ${sg.outputs.length} outputs, MobileNet has 1`);
     const input = sg.tensors[sg.inputs[0]!];
-    if (!input) throw new ModelError(this.file, `the model input is tensor ${sg.inputs[0]} of ${sg.tensors.length}`);
+    if (!input) throw new ModelFormatError(this.file, `the model input is tensor ${sg.inputs[0]} of ${sg.tensors.length}`);
     const [n, h, w, c] = input.shape;
     if (input.shape.length !== 4 || n !== 1 || c !== 3 || !h || !w || h <= 0) {
-      throw new ModelError(this.file, `input tensor has shape [${input.shape.join(', ')}], expected [1, H, W, 3]`);
+      throw new ModelFormatError(this.file, `input tensor has shape [${input.shape.join(', ')}], expected [1, H, W, 3]`);
     }
-    if (h !== w) throw new ModelError(this.file, `input is ${h}×${w}; only square inputs are supported`);
+    if (h !== w) throw new ModelFormatError(this.file, `input is ${h}×${w}; only square inputs are supported`);
     const inputTypes: number[] = [TensorType.FLOAT32, TensorType.UINT8, TensorType.INT8];
     if (!inputTypes.includes(input.type)) {
-      throw new ModelError(this.file, `input tensor has unsupported type ${input.type}`);
+      throw new ModelFormatError(this.file, `input tensor has unsupported type ${input.type}`);
     }
     this.flow = { tensor: input.index, h, w, c: 3 };
 
@@ -326,15 +326,15 @@ class GraphWalk implements TensorSource {
           this.softmax(op);
           break;
         default:
-          throw new ModelError(this.file, `operator ${op.index} (${name}) is not part of MobileNet v1/v2`);
+          throw new ModelFormatError(this.file, `operator ${op.index} (${name}) is not part of MobileNet v1/v2`);
       }
     }
     if (this.pad) {
-      throw new ModelError(this.file, `operator ${this.pad.origin.op} (PAD) is not followed by a convolution`);
+      throw new ModelFormatError(this.file, `operator ${this.pad.origin.op} (PAD) is not followed by a convolution`);
     }
     const output = sg.outputs[0]!;
     if (this.canon(output) !== this.flow.tensor) {
-      throw new ModelError(
+      throw new ModelFormatError(
         this.file,
         `the model output (tensor ${output}) is not the end of the layer chain (tensor ${this.flow.tensor})`,
       );
@@ -649,6 +649,6 @@ class GraphWalk implements TensorSource {
 /** Walks subgraph 0 of `model` into a chain of primitive layers. */
 export function walkGraph(model: Model, file: string, fileSize: number): GraphChain {
   const sg = model.subgraphs[0];
-  if (!sg) throw new ModelError(file, 'the model has no subgraph');
+  if (!sg) throw new ModelFormatError(file, 'the model has no subgraph');
   return new GraphWalk(file, model, sg, fileSize).run();
 }

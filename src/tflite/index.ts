@@ -4,7 +4,7 @@
 //   loadTfliteFile(path)      →  Promise<ModelSpec>
 //   describeTflite(bytes, name)                (counts and the input tensor, for tests and debugging)
 //
-// Every problem with the file — missing, truncated, corrupt, not a MobileNet — is a ModelError whose
+// Every problem with the file — missing, truncated, corrupt, not a MobileNet — is a ModelFormatError whose
 // message starts with the name/path. Labels come from the label file that the TFLite metadata names
 // and that is packed in the zip archive appended to the model; if the metadata names one, it must be
 // there (a missing archive means a truncated file). A label file whose line count differs from the
@@ -16,13 +16,13 @@
 // Maker and Teachable Machine write (see to-spec.ts), including input scaling inside the graph.
 import type { ModelSpec } from '../model/spec.js';
 import { FileReadProblem, readRegularFile } from '../util/read-file.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import { metadataBuffer, readMetadata, type TfliteMetadata } from './metadata.js';
 import { readModel, tensorTypeName, type Model } from './schema.js';
 import { modelToSpec } from './to-spec.js';
 import { findZip, parseLabels } from './zip.js';
 
-export { ModelError } from './errors.js';
+export { ModelFormatError } from './errors.js';
 
 export interface ParseOptions {
   /** Called with non-fatal findings (ignored labels, an added softmax). */
@@ -34,10 +34,10 @@ function labelsOf(bytes: Uint8Array, name: string, metadata: TfliteMetadata | nu
   if (!labelFile) return null;
   const zip = findZip(bytes, name);
   if (!zip) {
-    throw new ModelError(name, `the metadata names the label file ${labelFile}, but no zip archive follows the model (truncated file?)`);
+    throw new ModelFormatError(name, `the metadata names the label file ${labelFile}, but no zip archive follows the model (truncated file?)`);
   }
   const data = zip.read(labelFile);
-  if (!data) throw new ModelError(name, `label file ${labelFile} is missing from the zip archive`);
+  if (!data) throw new ModelFormatError(name, `label file ${labelFile} is missing from the zip archive`);
   return parseLabels(data);
 }
 
@@ -46,13 +46,13 @@ function metadataOf(model: Model, name: string): TfliteMetadata | null {
   return data ? readMetadata(data, name) : null;
 }
 
-/** Guarantees the contract: anything thrown is a ModelError (an unexpected one keeps its cause). */
+/** Guarantees the contract: anything thrown is a ModelFormatError (an unexpected one keeps its cause). */
 function guarded<T>(name: string, body: () => T): T {
   try {
     return body();
   } catch (error) {
-    if (error instanceof ModelError) throw error;
-    const wrapped = new ModelError(name, `cannot read the model: ${(error as Error)?.message ?? String(error)}`);
+    if (error instanceof ModelFormatError) throw error;
+    const wrapped = new ModelFormatError(name, `cannot read the model: ${(error as Error)?.message ?? String(error)}`);
     (wrapped as Error & { cause?: unknown }).cause = error;
     throw wrapped;
   }
@@ -71,13 +71,13 @@ export function parseTflite(bytes: Uint8Array, name: string, options: ParseOptio
 /** Largest model file read: MobileNets are 0.5–25 MB; this leaves room and refuses what cannot be one. */
 export const MAX_MODEL_BYTES = 256 * 2 ** 20;
 
-/** Reads and parses a .tflite file; any problem is a ModelError naming it (`path: no such file`). */
+/** Reads and parses a .tflite file; any problem is a ModelFormatError naming it (`path: no such file`). */
 export async function loadTfliteFile(path: string, options: ParseOptions = {}): Promise<ModelSpec> {
   let bytes: Uint8Array;
   try {
     bytes = await readRegularFile(path, MAX_MODEL_BYTES);
   } catch (error) {
-    throw new ModelError(path, error instanceof FileReadProblem ? error.problem : String(error));
+    throw new ModelFormatError(path, error instanceof FileReadProblem ? error.problem : String(error));
   }
   return parseTflite(bytes, path, options);
 }

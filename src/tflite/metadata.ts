@@ -2,7 +2,7 @@
 // flatbuffer stored in the model buffer that the Model.metadata entry "TFLITE_METADATA" points to.
 // We read the input's normalization (mean/std) and the names of the associated files (the label file).
 import { FlatBuffer, type Table } from './flatbuffer.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import type { Model } from './schema.js';
 
 export const METADATA_NAME = 'TFLITE_METADATA';
@@ -69,7 +69,7 @@ export function readMetadata(bytes: Uint8Array, file: string): TfliteMetadata {
   const fb = new FlatBuffer(bytes, file, 'metadata');
   const id = fb.identifier();
   if (id !== METADATA_IDENTIFIER) {
-    throw new ModelError(file, `corrupt metadata: identifier ${JSON.stringify(id)}, expected "${METADATA_IDENTIFIER}"`);
+    throw new ModelFormatError(file, `corrupt metadata: identifier ${JSON.stringify(id)}, expected "${METADATA_IDENTIFIER}"`);
   }
   // ModelMetadata: name 0, description 1, version 2, subgraph_metadata 3, author 4, license 5,
   // associated_files 6, min_parser_version 7.
@@ -114,8 +114,8 @@ export function metadataBuffer(model: Model, file: string): Uint8Array | null {
   if (!entry) return null;
   const buffer = model.buffers[entry.buffer];
   if (!buffer) {
-    throw new ModelError(file, `metadata ${METADATA_NAME} names buffer ${entry.buffer} of ${model.buffers.length}`);
+    throw new ModelFormatError(file, `metadata ${METADATA_NAME} names buffer ${entry.buffer} of ${model.buffers.length}`);
   }
-  if (!buffer.data) throw new ModelError(file, `metadata ${METADATA_NAME} is empty`);
+  if (!buffer.data) throw new ModelFormatError(file, `metadata ${METADATA_NAME} is empty`);
   return buffer.data;
 }

@@ -9,7 +9,7 @@
 // metadata says otherwise; its scaling is then folded into mean and std, since the engine starts at the
 // first convolution.
 import type { Normalization } from '../model/spec.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import type { InputAffine } from './graph.js';
 import type { TfliteMetadata } from './metadata.js';
 import { TensorType, type Tensor } from './schema.js';
@@ -22,7 +22,7 @@ export const RAW_PIXELS: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 function perChannel(values: number[], what: string, file: string): [number, number, number] {
   if (values.length === 1) return [values[0]!, values[0]!, values[0]!];
   if (values.length === 3) return [values[0]!, values[1]!, values[2]!];
-  throw new ModelError(file, `metadata normalization has ${values.length} ${what} values for 3 channels`);
+  throw new ModelFormatError(file, `metadata normalization has ${values.length} ${what} values for 3 channels`);
 }
 
 /**
@@ -34,7 +34,7 @@ export function withInputAffine(base: Normalization, affine: InputAffine, file: 
   const std = base.std.map((s, c) => s / affine.scale[c]!) as Normalization['std'];
   if (!mean.every(Number.isFinite) || !std.every((s) => Number.isFinite(s) && s > 0)) {
     const ops = affine.origins.map((o) => `operator ${o.op} (${o.opName})`).join(', ');
-    throw new ModelError(file, `the input scaling of ${ops} gives an unusable normalization mean [${mean}] / std [${std}]`);
+    throw new ModelFormatError(file, `the input scaling of ${ops} gives an unusable normalization mean [${mean}] / std [${std}]`);
   }
   return { mean, std };
 }
@@ -56,7 +56,7 @@ function inputTensorNormalization(input: Tensor, metadata: TfliteMetadata | null
     const mean = perChannel(fromMetadata.mean, 'mean', file);
     const std = perChannel(fromMetadata.std, 'std', file);
     if (!mean.every(Number.isFinite) || !std.every((s) => Number.isFinite(s) && s > 0)) {
-      throw new ModelError(file, `metadata normalization mean [${mean}] / std [${std}] is not usable`);
+      throw new ModelFormatError(file, `metadata normalization mean [${mean}] / std [${std}] is not usable`);
     }
     return { mean, std };
   }

@@ -2,7 +2,7 @@
 // MobileNet needs. Field numbers are the declaration order in schema.fbs; a union takes two numbers
 // (its type, then its value). Only the fields read here are listed.
 import { FlatBuffer, type Table } from './flatbuffer.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 
 export const TFLITE_IDENTIFIER = 'TFL3';
 
@@ -463,12 +463,12 @@ function readBuffer(fb: FlatBuffer, t: Table): Buffer {
 
 /** Decodes the model tables (not the weights) of a .tflite file. */
 export function readModel(bytes: Uint8Array, file: string): Model {
-  if (bytes.length === 0) throw new ModelError(file, 'empty file');
+  if (bytes.length === 0) throw new ModelFormatError(file, 'empty file');
   const fb = new FlatBuffer(bytes, file, 'model');
   const id = fb.identifier();
   if (id !== TFLITE_IDENTIFIER) {
     const shown = JSON.stringify(id);
-    throw new ModelError(file, `not a TFLite model (file identifier ${shown}, expected "${TFLITE_IDENTIFIER}")`);
+    throw new ModelFormatError(file, `not a TFLite model (file identifier ${shown}, expected "${TFLITE_IDENTIFIER}")`);
   }
   const root = fb.root('Model');
   // Model: version 0, operator_codes 1, subgraphs 2, description 3, buffers 4, metadata_buffer 5, metadata 6.

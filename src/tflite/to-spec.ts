@@ -22,7 +22,7 @@ import type {
   PointwiseLayer,
 } from '../model/spec.js';
 import { fitLabels } from '../model/labels.js';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 import { walkGraph, type ConvPrim, type DepthwisePrim, type FullyConnectedPrim, type Origin, type Prim } from './graph.js';
 import type { TfliteMetadata } from './metadata.js';
 import { inputNormalization } from './normalization.js';
@@ -47,7 +47,7 @@ interface Grouped {
 }
 
 function failAt(file: string, origin: Origin, detail: string): never {
-  throw new ModelError(file, `operator ${origin.op} (${origin.opName}): ${detail}`);
+  throw new ModelFormatError(file, `operator ${origin.op} (${origin.opName}): ${detail}`);
 }
 
 function pointwise(p: ConvPrim): PointwiseLayer {
@@ -69,7 +69,7 @@ function group(prims: Prim[], file: string): Grouped {
   };
 
   const stem = prims[0];
-  if (!stem) throw new ModelError(file, 'the model has no layers');
+  if (!stem) throw new ModelFormatError(file, 'the model has no layers');
   if (stem.kind !== 'conv' || stem.kernel === 1) {
     failAt(file, stem.origin, 'expected the stem convolution (a k×k CONV_2D on the input) first');
   }
@@ -225,10 +225,10 @@ function checkWeights(file: string, layer: Layer, origin: Origin | null): void {
   const check = (what: string, values: Float32Array, expected: number) => {
     const where = origin ? `operator ${origin.op} (${origin.opName})` : 'layer';
     if (values.length !== expected) {
-      throw new ModelError(file, `${where}: ${what} has ${values.length} values, the layer needs ${expected}`);
+      throw new ModelFormatError(file, `${where}: ${what} has ${values.length} values, the layer needs ${expected}`);
     }
     for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i]!)) throw new ModelError(file, `${where}: ${what} value ${i} is ${values[i]}`);
+      if (!Number.isFinite(values[i]!)) throw new ModelFormatError(file, `${where}: ${what} value ${i} is ${values[i]}`);
     }
   };
   switch (layer.type) {
@@ -256,7 +256,7 @@ function checkWeights(file: string, layer: Layer, origin: Origin | null): void {
   }
 }
 
-/** Maps a decoded TFLite model onto a MobileNet ModelSpec, or throws a ModelError saying why not. */
+/** Maps a decoded TFLite model onto a MobileNet ModelSpec, or throws a ModelFormatError saying why not. */
 export function modelToSpec(input: ToSpecInput): ModelSpec {
   const { file, model, metadata } = input;
   const chain = walkGraph(model, file, input.fileSize);
@@ -264,12 +264,12 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
 
   const classifier = layers.find((l) => l.type === 'fc');
   if (!classifier || classifier.type !== 'fc') {
-    throw new ModelError(file, 'no classifier (FULLY_CONNECTED, or a 1×1 CONV_2D after the global pool)');
+    throw new ModelFormatError(file, 'no classifier (FULLY_CONNECTED, or a 1×1 CONV_2D after the global pool)');
   }
   const numClasses = classifier.outC;
   if (numClasses < 2) {
     const origin = origins[layers.indexOf(classifier)];
-    throw new ModelError(
+    throw new ModelFormatError(
       file,
       `${origin ? `operator ${origin.op} (${origin.opName}): ` : ''}the classifier has ${numClasses} output ` +
         '(a binary sigmoid / logit head); only softmax classifiers over 2 or more classes are supported',
@@ -315,20 +315,20 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
     if (i < found.length && i < expected.length) {
       const origin = origins[i];
       const where = origin ? `operator ${origin.op} (${origin.opName})` : `layer ${i}`;
-      throw new ModelError(
+      throw new ModelFormatError(
         file,
         `${where}: expected ${describeShape(expected[i]!)} (layer ${i} of ${label}), found ${describeShape(found[i]!)}`,
       );
     }
     if (i === found.length) {
-      throw new ModelError(
+      throw new ModelFormatError(
         file,
         `the graph ends after ${found.length} layers; ${label} continues with ${describeShape(expected[i]!)}`,
       );
     }
     const origin = origins[i];
     const where = origin ? `operator ${origin.op} (${origin.opName})` : `layer ${i}`;
-    throw new ModelError(file, `${where}: ${describeShape(found[i]!)} after the end of ${label}`);
+    throw new ModelFormatError(file, `${where}: ${describeShape(found[i]!)} after the end of ${label}`);
   }
 
   layers.forEach((layer, i) => checkWeights(file, layer, origins[i] ?? null));

@@ -2,7 +2,7 @@
 // Only what such archives use: one disk, no ZIP64, no encryption, entries stored or deflated.
 // Every offset is checked; the CRC-32 of each extracted entry is verified.
 import { crc32, inflateRawSync } from 'node:zlib';
-import { ModelError } from './errors.js';
+import { ModelFormatError } from './errors.js';
 
 const EOCD_SIGNATURE = 0x06054b50;
 const CENTRAL_SIGNATURE = 0x02014b50;
@@ -40,12 +40,12 @@ const utf8 = new TextDecoder('utf-8');
 
 /**
  * Finds a zip archive at the end of `bytes`. Null when there is no End-Of-Central-Directory record
- * (no archive); a ModelError when there is one but the archive is broken.
+ * (no archive); a ModelFormatError when there is one but the archive is broken.
  */
 export function findZip(bytes: Uint8Array, file: string): ZipArchive | null {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fail = (detail: string): never => {
-    throw new ModelError(file, `corrupt zip archive: ${detail}`);
+    throw new ModelFormatError(file, `corrupt zip archive: ${detail}`);
   };
   // The EOCD record ends the file, followed only by its comment: search backwards and require the
   // comment length to reach exactly the end, so bytes that merely look like a signature are skipped.
