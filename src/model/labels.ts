@@ -1,6 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { FileReadProblem, readRegularFile } from '../util/read-file.js';
 
-export class LabelsError extends Error {}
+/** A label file that cannot be read or does not fit the model. */
+export class LabelsError extends Error {
+  readonly code = 'LABELS_INVALID';
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}`);
+    this.name = 'LabelsError';
+  }
+}
+
+/** Largest label file read: ImageNet's 1001 labels take 21 KB. */
+export const MAX_LABEL_FILE_BYTES = 4 * 2 ** 20;
 
 /** TensorFlow's ImageNet models have 1001 outputs, class 0 being "background"; label lists often have the other 1000. */
 const IMAGENET_WITH_BACKGROUND = 1001;
@@ -40,10 +50,9 @@ export function stripNumbering(lines: readonly string[]): string[] {
 export async function readLabels(path: string, numClasses: number): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = new TextDecoder('utf-8').decode(await readRegularFile(path, MAX_LABEL_FILE_BYTES));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new LabelsError(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? error})`}`);
+    throw new LabelsError(path, error instanceof FileReadProblem ? error.problem : String(error));
   }
   if (text.startsWith('\uFEFF')) text = text.slice(1);
   const lines = text.split(/\r?\n/);
@@ -51,8 +60,8 @@ export async function readLabels(path: string, numClasses: number): Promise<stri
   const labels = fitLabels(stripNumbering(lines), numClasses);
   if (labels) return labels;
   const accepted = numClasses === IMAGENET_WITH_BACKGROUND ? `${numClasses} (or ${numClasses - 1} without "background")` : `${numClasses}`;
-  throw new LabelsError(
-    `${path}: has ${lines.length} labels, the model has ${numClasses} classes (the file needs ${accepted} lines, one label a line)`,
+  throw new LabelsError(path,
+    `has ${lines.length} labels, the model has ${numClasses} classes (the file needs ${accepted} lines, one label a line)`,
   );
 }
 
