@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBmp, decodeImage, ImageError, isBmp, MAX_PIXELS } from '../src/image/index.js';
+import { decodeBmp, decodeImage, DEFAULT_MAX_PIXELS, ImageError, isBmp, MAX_PIXELS } from '../src/image/index.js';
 import { pixelsFrom, pseudoRandom, randomPixels, writeBmp, type WriteBmpOptions } from './helpers/image-bmp.js';
 import { imagePath, requireShared } from './helpers/shared.js';
 
@@ -47,9 +47,9 @@ function expectDecodes(w: number, h: number, rgb: Uint8Array, opts: WriteBmpOpti
   expect(Buffer.from(img.data).equals(Buffer.from(expected))).toBe(true);
 }
 
-function bmpError(data: Uint8Array, name = 'bad.bmp'): ImageError {
+function bmpError(data: Uint8Array, name = 'bad.bmp', maxPixels?: number): ImageError {
   try {
-    decodeBmp(data, name);
+    decodeBmp(data, name, { maxPixels });
   } catch (err) {
     expect(err).toBeInstanceOf(ImageError);
     return err as ImageError;
@@ -296,18 +296,22 @@ describe('BMP errors', () => {
     const b = Buffer.from(good);
     b.writeInt32LE(100000, 18);
     b.writeInt32LE(-100000, 22);
-    expect(bmpError(b).message).toBe(`bad.bmp: image too large (100000x100000 pixels, the limit is ${MAX_PIXELS})`);
+    expect(bmpError(b).message).toBe(
+      `bad.bmp: image too large (100000×100000 = 10000000000 pixels, the limit is ${DEFAULT_MAX_PIXELS}; --max-pixels raises it)`,
+    );
+    expect(bmpError(b, 'bad.bmp', MAX_PIXELS).message).toBe(`bad.bmp: image too large (100000×100000 = 10000000000 pixels, the limit is ${MAX_PIXELS})`);
     b.writeInt32LE(-0x80000000, 22);
     expect(bmpError(b).message).toMatch(/image too large/);
-    // Under the limit but the file is tiny: a truncation error, no 700 MB allocation.
+    expect(bmpError(b, 'bad.bmp', MAX_PIXELS).message).toMatch(/image too large/);
+    // Under the (raised) limit but the file is tiny: a truncation error, no 700 MB allocation.
     b.writeInt32LE(16000, 18);
     b.writeInt32LE(16000, 22);
-    expect(bmpError(b).message).toMatch(/truncated BMP \(pixel data ends at byte 768000054 of/);
+    expect(bmpError(b, 'bad.bmp', MAX_PIXELS).message).toMatch(/truncated BMP \(pixel data ends at byte 768000054 of/);
     // RLE data can skip pixels, so the file size does not bound the image: a big one needs enough data.
     const rle = writeBmp(4, 4, pixelsFrom(4, 4, colours(3)), { bpp: 8, compression: 'rle8' });
     rle.writeInt32LE(16000, 18);
     rle.writeInt32LE(16000, 22);
-    expect(bmpError(rle).message).toMatch(/^bad\.bmp: not a valid BMP \(\d+ bytes of RLE data for 16000x16000 pixels\)$/);
+    expect(bmpError(rle, 'bad.bmp', MAX_PIXELS).message).toMatch(/^bad\.bmp: not a valid BMP \(\d+ bytes of RLE data for 16000x16000 pixels\)$/);
     rle.writeInt32LE(2048, 18);
     rle.writeInt32LE(2048, 22); // 4 Mpixels: allowed whatever the data size; the rest is white
     const img = decodeBmp(rle);

@@ -7,10 +7,13 @@ import {
   centralCropBox,
   decodeImage,
   decodeResized,
+  DEFAULT_MAX_PIXELS,
   ImageError,
+  MAX_PIXELS,
   loadImageTensor,
   normalize,
   resizeForModel,
+  type DecodeOptions,
   type RgbImage,
 } from '../src/image/index.js';
 import { pixelsFrom, randomPixels, writeBmp } from './helpers/image-bmp.js';
@@ -261,7 +264,7 @@ describe('decodeImage: EXIF orientation', () => {
 });
 
 describe('decodeImage: errors', () => {
-  async function imageError(source: string | Buffer, name?: string): Promise<ImageError> {
+  async function imageError(source: string | Buffer, name?: string | DecodeOptions): Promise<ImageError> {
     try {
       await decodeImage(source, name);
     } catch (err) {
@@ -327,10 +330,13 @@ describe('decodeImage: errors', () => {
     expect((await imageError(junk)).message).toMatch(new RegExp(`^${junk.replace(/[.\\/]/g, '\\$&')}: `));
   });
 
-  it('huge declared dimensions are refused (more than 2^28 pixels)', async () => {
+  it('huge declared dimensions are refused (over the pixel limit, even the largest one: 2^28)', async () => {
     const png = writePng16(1, 1, 3, new Uint16Array(3));
     expect((await imageError(withDeclaredSize(png, 20000, 20000), 'huge.png')).message).toBe(
-      `huge.png: image too large (more than ${2 ** 28} pixels)`,
+      `huge.png: image too large (20000×20000 = 400000000 pixels, the limit is ${DEFAULT_MAX_PIXELS}; --max-pixels raises it)`,
+    );
+    expect((await imageError(withDeclaredSize(png, 20000, 20000), { name: 'huge.png', maxPixels: MAX_PIXELS })).message).toBe(
+      `huge.png: image too large (20000×20000 = 400000000 pixels, the limit is ${2 ** 28})`,
     );
   });
 
@@ -729,7 +735,9 @@ describe('decodeResized / loadImageTensor: decode and resize in one pipeline', (
     it('huge declared dimensions', async () => {
       const png = withDeclaredSize(writePng16(1, 1, 3, new Uint16Array(3)), 20000, 20000);
       for (const crop of ['none', 'center'] as const) {
-        expect((await loadError(png, 'huge.png', crop)).message).toBe(`huge.png: image too large (more than ${2 ** 28} pixels)`);
+        expect((await loadError(png, 'huge.png', crop)).message).toBe(
+          `huge.png: image too large (20000×20000 = 400000000 pixels, the limit is ${DEFAULT_MAX_PIXELS}; --max-pixels raises it)`,
+        );
       }
     });
 

@@ -11,10 +11,12 @@
 // (a common writer bug) and the image is opaque.
 //
 // Every read is bounds-checked: truncated or garbage input gives an ImageError, never a crash; the work done
-// is bounded by the file size, and nothing larger than MAX_PIXELS is allocated.
+// is bounded by the file size, and an image over the pixel limit (DEFAULT_MAX_PIXELS, or the maxPixels
+// option up to MAX_PIXELS) is refused from its header, before anything is allocated.
 
 import { ImageError } from './errors.js';
-import { MAX_PIXELS, type RgbImage } from './types.js';
+import { pixelLimitProblem, resolveMaxPixels } from './limits.js';
+import type { RgbImage } from './types.js';
 
 const FILE_HEADER_SIZE = 14;
 /** RLE images up to this many pixels may have any amount of data; larger ones need 1 byte per 256 pixels. */
@@ -75,20 +77,69 @@ interface Header {
   isOs2: boolean;
 }
 
+function readers(data: Uint8Array) {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return {
+    u16: (o: number) => view.getUint16(o, true),
+    u32: (o: number) => view.getUint32(o, true),
+    i32: (o: number) => view.getInt32(o, true),
+  };
+}
+
+/**
+ * The width and height a BMP declares, from its header alone; undefined when there is no readable,
+ * plausible header (decodeBmp then says what is wrong).
+ */
+export function bmpSize(data: Uint8Array): { width: number; height: number } | undefined {
+  if (!isBmp(data) || data.length < FILE_HEADER_SIZE + 4) return undefined;
+  const { u16, u32, i32 } = readers(data);
+  const headerSize = u32(14);
+  if (headerSize !== 12 && (headerSize < 16 || headerSize > 4096)) return undefined;
+  if (FILE_HEADER_SIZE + headerSize > data.length) return undefined;
+  const { width, height } = readHeader(headerSize, u16, u32, i32);
+  return width >= 1 && height >= 1 ? { width, height } : undefined;
+}
+
+export interface DecodeBmpOptions {
+  /** Largest width × height accepted (default DEFAULT_MAX_PIXELS, at most MAX_PIXELS); checked before allocating. */
+  maxPixels?: number;
+}
+
 /**
  * Decode a BMP file held in memory to 8-bit RGB, top row first.
  * @param name used in error messages (the file name).
- * @throws ImageError for anything unsupported, truncated or malformed.
+ * @throws ImageError for anything unsupported, truncated or malformed, or over the pixel limit;
+ *   RangeError for a bad maxPixels.
  */
-export function decodeBmp(data: Uint8Array, name = '<buffer>'): RgbImage {
+export function decodeBmp(data: Uint8Array, name = '<buffer>', options: DecodeBmpOptions = {}): RgbImage {
+  const steps = decodeSteps(data, name, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** Work (pixels) between two chances for the event loop to run in decodeBmpAsync: about 10 ms. */
+const PIXELS_PER_SLICE = 1 << 21;
+
+/** `decodeBmp`, letting the event loop run every few million pixels (a large image takes a second). */
+export async function decodeBmpAsync(data: Uint8Array, name = '<buffer>', options: DecodeBmpOptions = {}): Promise<RgbImage> {
+  const steps = decodeSteps(data, name, options);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The decoder, as a generator that yields after every PIXELS_PER_SLICE pixels or so of work. */
+function* decodeSteps(data: Uint8Array, name: string, options: DecodeBmpOptions): Generator<void, RgbImage, void> {
+  const maxPixels = resolveMaxPixels(options.maxPixels);
   const fail = (problem: string): never => {
     throw new ImageError(name, problem);
   };
   const len = data.length;
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  const u16 = (o: number) => view.getUint16(o, true);
-  const u32 = (o: number) => view.getUint32(o, true);
-  const i32 = (o: number) => view.getInt32(o, true);
+  const { u16, u32, i32 } = readers(data);
 
   if (!isBmp(data)) fail('not a BMP file (no BM signature)');
   if (len < FILE_HEADER_SIZE + 4) fail(`truncated BMP (header needs ${FILE_HEADER_SIZE + 4} bytes, file has ${len})`);
@@ -105,9 +156,7 @@ export function decodeBmp(data: Uint8Array, name = '<buffer>'): RgbImage {
   const { width, height, bpp, compression } = h;
 
   if (width < 1 || height < 1) fail(`not a valid BMP (dimensions ${width}x${h.topDown ? -height : height})`);
-  if (width * height > MAX_PIXELS) {
-    fail(`image too large (${width}x${height} pixels, the limit is ${MAX_PIXELS})`);
-  }
+  if (width * height > maxPixels) fail(pixelLimitProblem(width, height, maxPixels));
   if (![1, 2, 4, 8, 16, 24, 32].includes(bpp)) fail(`unsupported BMP bit depth ${bpp}`);
 
   if (h.isOs2 && (compression === 3 || compression === 4)) {
@@ -193,7 +242,7 @@ export function decodeBmp(data: Uint8Array, name = '<buffer>'): RgbImage {
     if (width * height > Math.max(RLE_FREE_PIXELS, streamBytes * 256)) {
       fail(`not a valid BMP (${streamBytes} bytes of RLE data for ${width}x${height} pixels)`);
     }
-    return decodeRle(data, pixelOffset, width, height, compression === BI_RLE4, palette, fail);
+    return yield* decodeRle(data, pixelOffset, width, height, compression === BI_RLE4, palette, fail);
   }
 
   const stride = Math.floor((width * bpp + 31) / 32) * 4;
@@ -205,7 +254,13 @@ export function decodeBmp(data: Uint8Array, name = '<buffer>'): RgbImage {
 
   const out = new Uint8Array(width * height * 3);
   const alphaOut = alpha !== null ? new Uint8Array(width * height) : null;
+  let work = 0;
   for (let row = 0; row < height; row++) {
+    work += width;
+    if (work >= PIXELS_PER_SLICE) {
+      work = 0;
+      yield;
+    }
     const src = pixelOffset + row * stride;
     const y = h.topDown ? row : height - 1 - row;
     let d = y * width * 3;
@@ -240,7 +295,7 @@ export function decodeBmp(data: Uint8Array, name = '<buffer>'): RgbImage {
       }
     }
   }
-  if (alphaOut !== null) flattenOnWhite(out, alphaOut);
+  if (alphaOut !== null) yield* flattenOnWhite(out, alphaOut);
   return { width, height, data: out };
 }
 
@@ -280,7 +335,7 @@ function readHeader(
 }
 
 /** Decode RLE8 / RLE4 data. Pixels the stream skips (delta, early end of line / bitmap) are white. */
-function decodeRle(
+function* decodeRle(
   data: Uint8Array,
   start: number,
   width: number,
@@ -288,9 +343,14 @@ function decodeRle(
   four: boolean,
   palette: Uint8Array,
   fail: (problem: string) => never,
-): RgbImage {
+): Generator<void, RgbImage, void> {
   const len = data.length;
-  const out = new Uint8Array(width * height * 3).fill(255);
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < out.length; i += PIXELS_PER_SLICE * 3) {
+    out.fill(255, i, i + PIXELS_PER_SLICE * 3);
+    yield;
+  }
+  let work = 0;
   let x = 0;
   let y = 0; // counted from the bottom row
   let pos = start;
@@ -311,6 +371,11 @@ function decodeRle(
     const n = data[pos]!;
     const c = data[pos + 1]!;
     pos += 2;
+    work += 8 + n + (n === 0 && c > 2 ? c : 0);
+    if (work >= PIXELS_PER_SLICE) {
+      work = 0;
+      yield;
+    }
     if (n > 0) {
       for (let i = 0; i < n; i++) put(four ? (i & 1 ? c & 0x0f : c >> 4) : c);
     } else if (c === 0) {
@@ -339,7 +404,7 @@ function decodeRle(
 }
 
 /** out = colour·a + white·(1 − a), rounded; alpha all zero means no alpha at all. */
-function flattenOnWhite(rgb: Uint8Array, alpha: Uint8Array): void {
+function* flattenOnWhite(rgb: Uint8Array, alpha: Uint8Array): Generator<void, void, void> {
   let any = false;
   for (let i = 0; i < alpha.length; i++) {
     if (alpha[i] !== 0) {
@@ -349,6 +414,7 @@ function flattenOnWhite(rgb: Uint8Array, alpha: Uint8Array): void {
   }
   if (!any) return;
   for (let i = 0; i < alpha.length; i++) {
+    if (i % PIXELS_PER_SLICE === PIXELS_PER_SLICE - 1) yield;
     const a = alpha[i]!;
     if (a === 255) continue;
     const bg = 255 * (255 - a);

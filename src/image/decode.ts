@@ -1,13 +1,32 @@
 // Decoding any supported image file to 8-bit RGB: BMP with our own decoder, everything else with sharp.
 
-import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { decodeBmp, isBmp } from './bmp.js';
+import { decodeBudget } from './budget.js';
+import { bmpSize, decodeBmp, decodeBmpAsync, isBmp } from './bmp.js';
 import { ImageError } from './errors.js';
+import { pixelLimitProblem, pixelLimitProblemUnknownSize, resolveMaxPixels } from './limits.js';
 import { centralCropBox, checkResizeArgs, resizeForModel, type CropMode } from './preprocess.js';
-import { MAX_PIXELS, type RgbImage } from './types.js';
+import { readImageFile } from './read.js';
+import { resampleLinear } from './resample.js';
+import type { RgbImage } from './types.js';
 
 export type { RgbImage } from './types.js';
+
+/** Options of decodeImage and decodeResized. */
+export interface DecodeOptions {
+  /** Name for error messages; defaults to the path, or `<buffer>` for bytes. */
+  name?: string;
+  /**
+   * Largest image accepted, width × height as its header declares: default DEFAULT_MAX_PIXELS (100 million),
+   * at most MAX_PIXELS (2^28). Checked before anything is decoded.
+   */
+  maxPixels?: number;
+}
+
+function decodeOptions(nameOrOptions: string | DecodeOptions | undefined): { name: string | undefined; maxPixels: number } {
+  const o = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : (nameOrOptions ?? {});
+  return { name: o.name, maxPixels: resolveMaxPixels(o.maxPixels) };
+}
 
 /**
  * Decode an image file (path) or its bytes to 8-bit sRGB, 3 channels, top row first.
@@ -17,13 +36,24 @@ export type { RgbImage } from './types.js';
  *   converted to 8-bit sRGB.
  * - BMP (recognised by its 'BM' signature, not by the file extension) goes through `decodeBmp`.
  *
- * @param name the name used in error messages; defaults to the path, or `<buffer>` for bytes.
- * @throws ImageError (message `<name>: <problem>`) for unreadable, empty, unknown, corrupt or truncated input.
+ * A path must be a regular file of at most MAX_FILE_BYTES (a FIFO, device, socket or directory is refused
+ * without reading it); an image declaring more than `maxPixels` pixels is refused from its header. The
+ * decode waits for its pixels in the shared `decodeBudget`.
+ *
+ * @param nameOrOptions the name used in error messages (defaults to the path, or `<buffer>` for bytes), or
+ *   DecodeOptions.
+ * @throws ImageError (message `<name>: <problem>`) for unreadable, empty, unknown, corrupt, truncated or too
+ *   large input; RangeError for a bad maxPixels.
  */
-export async function decodeImage(source: string | Uint8Array, name?: string): Promise<RgbImage> {
+export async function decodeImage(source: string | Uint8Array, nameOrOptions?: string | DecodeOptions): Promise<RgbImage> {
+  const { name, maxPixels } = decodeOptions(nameOrOptions);
   const { bytes, label } = await readSource(source, name);
-  if (isBmp(bytes)) return decodeBmp(bytes, label);
-  return decodeWithSharp(bytes, label);
+  if (isBmp(bytes)) {
+    const { width, height } = bmpHeader(bytes, label, maxPixels);
+    return decodeBudget.run(width * height, () => decodeBmpAsync(bytes, label, { maxPixels }));
+  }
+  const meta = await headerWithSharp(bytes, label, maxPixels);
+  return decodeBudget.run(meta.width * meta.height, () => decodeWithSharp(bytes, label, maxPixels));
 }
 
 /** An image decoded straight to the model's input size, and the size it had before (after EXIF orientation). */
@@ -45,18 +75,34 @@ export interface ResizedImage {
  * photos) but not what a classifier sees. With crop 'center' libvips cannot shrink on load (sharp does
  * not combine a pre-resize crop with it), but it is still faster as the full-size image is never
  * copied out or turned.
+ * When the (cropped) image is smaller than `size` along either axis, libvips decodes, orients and crops,
+ * and the resize is `resampleLinear` (half-pixel bilinear; libvips' upsampling grid is shifted).
  * BMP goes through `decodeBmp`, then `resizeForModel`.
  *
- * @throws ImageError (message `<name>: <problem>`) exactly as `decodeImage`; RangeError for a bad size or crop.
+ * Limits as decodeImage: regular files up to MAX_FILE_BYTES, `maxPixels`, and the shared `decodeBudget`,
+ * charged the pixels really decoded (JPEG and WebP shrink-on-load: their reduced size).
+ *
+ * @param nameOrOptions as for decodeImage.
+ * @throws ImageError (message `<name>: <problem>`) exactly as `decodeImage`; RangeError for a bad size, crop
+ *   or maxPixels.
  */
-export async function decodeResized(source: string | Uint8Array, size: number, crop: CropMode, name?: string): Promise<ResizedImage> {
+export async function decodeResized(
+  source: string | Uint8Array,
+  size: number,
+  crop: CropMode,
+  nameOrOptions?: string | DecodeOptions,
+): Promise<ResizedImage> {
   checkResizeArgs(size, crop);
+  const { name, maxPixels } = decodeOptions(nameOrOptions);
   const { bytes, label } = await readSource(source, name);
   if (isBmp(bytes)) {
-    const img = decodeBmp(bytes, label);
-    return { image: await resizeForModel(img, size, crop), width: img.width, height: img.height };
+    const { width, height } = bmpHeader(bytes, label, maxPixels);
+    return decodeBudget.run(width * height, async () => {
+      const img = await decodeBmpAsync(bytes, label, { maxPixels });
+      return { image: await resizeForModel(img, size, crop), width: img.width, height: img.height };
+    });
   }
-  return decodeResizedWithSharp(bytes, label, size, crop);
+  return decodeResizedWithSharp(bytes, label, size, crop, maxPixels);
 }
 
 async function readSource(source: string | Uint8Array, name: string | undefined): Promise<{ bytes: Uint8Array; label: string }> {
@@ -66,33 +112,46 @@ async function readSource(source: string | Uint8Array, name: string | undefined)
   return { bytes, label };
 }
 
-async function readImageFile(path: string, label: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory, not an image file'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : code === 'ERR_FS_FILE_TOO_LARGE'
-              ? 'file too large to read'
-              : `cannot read file (${code ?? String(err)})`;
-    throw new ImageError(label, problem, { cause: err });
+/** A BMP's declared size, within maxPixels; decodeBmp's own error when the header is unreadable. */
+function bmpHeader(bytes: Uint8Array, label: string, maxPixels: number): { width: number; height: number } {
+  const dims = bmpSize(bytes);
+  if (dims === undefined) {
+    decodeBmp(bytes, label, { maxPixels }); // throws, saying what is wrong with the header
+    throw new ImageError(label, 'not a valid BMP (unreadable header)');
   }
+  checkPixels(label, dims.width, dims.height, maxPixels);
+  return dims;
 }
 
-/** A sharp pipeline over encoded bytes: first page/frame only, within our pixel limit. */
-function openWithSharp(bytes: Uint8Array): sharp.Sharp {
-  return sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+function checkPixels(label: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) throw new ImageError(label, pixelLimitProblem(width, height, maxPixels));
+}
+
+function sharpInput(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The header only (format, declared size, orientation), checked against maxPixels. */
+async function headerWithSharp(bytes: Uint8Array, label: string, maxPixels: number): Promise<sharp.Metadata> {
+  let meta: sharp.Metadata;
+  try {
+    // No pixel limit here: sharp would refuse without saying the size; nothing is decoded.
+    meta = await sharp(sharpInput(bytes), { pages: 1, page: 0, failOn: 'error', limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
+  }
+  checkPixels(label, meta.width, meta.height, maxPixels);
+  return meta;
+}
+
+/** A sharp pipeline over encoded bytes: first page/frame only, within the pixel limit. */
+function openWithSharp(bytes: Uint8Array, maxPixels: number): sharp.Sharp {
+  return sharp(sharpInput(bytes), {
     pages: 1,
     page: 0,
     // Reject truncated and corrupt data; tolerate mere warnings (e.g. extraneous bytes in a JPEG).
     failOn: 'error',
-    limitInputPixels: MAX_PIXELS,
+    limitInputPixels: maxPixels,
   });
 }
 
@@ -113,12 +172,12 @@ function checkRgb(label: string, data: Buffer, info: sharp.OutputInfo): Uint8Arr
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-async function decodeWithSharp(bytes: Uint8Array, label: string): Promise<RgbImage> {
+async function decodeWithSharp(bytes: Uint8Array, label: string, maxPixels: number): Promise<RgbImage> {
   let result: { data: Buffer; info: sharp.OutputInfo };
   try {
-    result = await toRgb(openWithSharp(bytes).autoOrient());
+    result = await toRgb(openWithSharp(bytes, maxPixels).autoOrient());
   } catch (err) {
-    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes)), { cause: err });
+    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
   }
   const { data, info } = result;
   return { width: info.width, height: info.height, data: checkRgb(label, data, info) };
@@ -139,50 +198,82 @@ const ORIENT_AFTER_RESIZE: Record<number, { flop: boolean; angle: 0 | 90 | 180 |
   8: { flop: false, angle: 270 },
 };
 
-async function decodeResizedWithSharp(bytes: Uint8Array, label: string, size: number, crop: CropMode): Promise<ResizedImage> {
-  let width: number;
-  let height: number;
-  let result: { data: Buffer; info: sharp.OutputInfo };
-  try {
-    const pipeline = openWithSharp(bytes);
-    // The header only: the size as displayed, which the crop box is computed from.
-    const meta = await pipeline.metadata();
-    // EXIF orientations 5 to 8 turn the image a quarter turn (sharp's autoOrient does the same).
-    const orientation = meta.orientation !== undefined && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
-    [width, height] = orientation >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
-    const box = crop === 'center' ? centralCropBox(width, height) : { left: 0, top: 0, width, height };
-    if (size > box.width || size > box.height) {
-      // Enlarging (at least along one side): no shrink-on-load to gain and a small image, so orient first,
-      // as decodeImage does (libvips' upsampling grid is not mirror-symmetric: orienting after the resize
-      // would shift pixels by a fraction of a source pixel). An extract makes sharp orient before it.
-      pipeline.autoOrient().extract(box).resize(size, size, { fit: 'fill', kernel: 'linear' });
-    } else if (crop === 'center') {
-      // The central crop has equal margins on opposite sides, so turning or mirroring the image moves it
-      // onto the central crop of the stored image: crop that, resize, then orient the small result (with
-      // autoOrient, sharp would turn the whole full-size image before the crop). A crop before the resize
-      // keeps libvips from shrinking on load, so the crop is exact but the decode is full size.
-      // Called after resize(), rotate() and flop() apply after it; called before, sharp would turn first.
-      pipeline.extract(centralCropBox(meta.width, meta.height)).resize(size, size, { fit: 'fill', kernel: 'linear' });
-      const { flop, angle } = ORIENT_AFTER_RESIZE[orientation]!;
-      if (angle !== 0) pipeline.rotate(angle);
-      if (flop) pipeline.flop();
-    } else {
-      // Shrinking the whole image: sharp orients after the resize and JPEG/WebP shrink on load.
-      // fastShrinkOnLoad (sharp's default) lets JPEG DCT scaling take the whole integer factor (false keeps
-      // 2x for the linear kernel). On the shared photos and models both move top-1 scores by under 0.05 from
-      // the full-size decode and neither is consistently closer; true is up to 1.7x faster on large photos.
-      pipeline.autoOrient().resize(size, size, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+/**
+ * The pixels a decodeResized pipeline really decodes, charged to the decode budget: JPEG and WebP shrink on
+ * load when the whole image is shrunk (the same rules as sharp 0.34's pipeline: DCT scaling by 8, 4 or 2 for
+ * JPEG, one step less when the shrink is exactly that integer; libwebp's scaler for WebP); everything else,
+ * and any crop or enlargement, decodes at full size.
+ */
+function decodedPixels(meta: { format?: string; width: number; height: number }, size: number, crop: CropMode): number {
+  const { width, height } = meta;
+  const full = width * height;
+  // Enlarging either axis, or a crop before the resize: no shrink-on-load.
+  if (crop !== 'none' || size > width || size > height) return full;
+  const shrink = Math.min(width, height) / size;
+  let factor = 1;
+  if (meta.format === 'jpeg') {
+    factor = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+    if (factor > 1 && Math.trunc(shrink) === factor) factor /= 2;
+  } else if (meta.format === 'webp' && shrink > 1) {
+    factor = shrink;
+  }
+  return Math.ceil(width / factor) * Math.ceil(height / factor);
+}
+
+async function decodeResizedWithSharp(
+  bytes: Uint8Array,
+  label: string,
+  size: number,
+  crop: CropMode,
+  maxPixels: number,
+): Promise<ResizedImage> {
+  // The header only: the size as displayed, which the crop box is computed from.
+  const meta = await headerWithSharp(bytes, label, maxPixels);
+  // EXIF orientations 5 to 8 turn the image a quarter turn (sharp's autoOrient does the same).
+  const orientation = meta.orientation !== undefined && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
+  const [width, height] = orientation >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
+  const box = crop === 'center' ? centralCropBox(width, height) : { left: 0, top: 0, width, height };
+  const enlarging = size > box.width || size > box.height;
+  const pipeline = openWithSharp(bytes, maxPixels);
+  if (enlarging) {
+    // Enlarging (at least along one side): libvips decodes, orients first (as decodeImage does) and crops;
+    // resampleLinear resizes (libvips' upsampling grid is shifted by half an output pixel). An extract without a
+    // resize is a pre-resize extract, which sharp does after orienting.
+    pipeline.autoOrient().extract(box);
+  } else if (crop === 'center') {
+    // The central crop has equal margins on opposite sides, so turning or mirroring the image moves it
+    // onto the central crop of the stored image: crop that, resize, then orient the small result (with
+    // autoOrient, sharp would turn the whole full-size image before the crop). A crop before the resize
+    // keeps libvips from shrinking on load, so the crop is exact but the decode is full size.
+    // Called after resize(), rotate() and flop() apply after it; called before, sharp would turn first.
+    pipeline.extract(centralCropBox(meta.width, meta.height)).resize(size, size, { fit: 'fill', kernel: 'linear' });
+    const { flop, angle } = ORIENT_AFTER_RESIZE[orientation]!;
+    if (angle !== 0) pipeline.rotate(angle);
+    if (flop) pipeline.flop();
+  } else {
+    // Shrinking the whole image: sharp orients after the resize and JPEG/WebP shrink on load.
+    // fastShrinkOnLoad (sharp's default) lets JPEG DCT scaling take the whole integer factor (false keeps
+    // 2x for the linear kernel). On the shared photos and models both move top-1 scores by under 0.05 from
+    // the full-size decode and neither is consistently closer; true is up to 1.7x faster on large photos.
+    pipeline.autoOrient().resize(size, size, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+  }
+  const image = await decodeBudget.run(decodedPixels(meta, size, crop), async (): Promise<RgbImage> => {
+    let result: { data: Buffer; info: sharp.OutputInfo };
+    try {
+      result = await toRgb(pipeline);
+    } catch (err) {
+      throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
     }
-    result = await toRgb(pipeline);
-  } catch (err) {
-    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes)), { cause: err });
-  }
-  const { data, info } = result;
-  const rgb = checkRgb(label, data, info);
-  if (info.width !== size || info.height !== size) {
-    throw new Error(`${label}: resize gave ${info.width}x${info.height}, expected ${size}x${size}`);
-  }
-  return { image: { width: size, height: size, data: rgb }, width, height };
+    const { data, info } = result;
+    const rgb = checkRgb(label, data, info);
+    const [wantWidth, wantHeight] = enlarging ? [box.width, box.height] : [size, size];
+    if (info.width !== wantWidth || info.height !== wantHeight) {
+      throw new Error(`${label}: sharp gave ${info.width}x${info.height}, expected ${wantWidth}x${wantHeight}`);
+    }
+    const decoded = { width: info.width, height: info.height, data: rgb };
+    return enlarging ? resampleLinear(decoded, size, size) : decoded;
+  });
+  return { image, width, height };
 }
 
 /** The container format from the first bytes, for error messages only (sharp does the real detection). */
@@ -202,14 +293,14 @@ function sniffFormat(b: Uint8Array): string | undefined {
 }
 
 /** Turn a sharp/libvips error into a short problem description (without the file name). */
-function describeSharpError(err: unknown, format: string | undefined): string {
+function describeSharpError(err: unknown, format: string | undefined, maxPixels: number): string {
   const raw = err instanceof Error ? err.message : String(err);
   const lower = raw.toLowerCase();
   if (lower.includes('unsupported image format')) {
     // The signature says e.g. TIFF but libvips could not even read the header: damaged, not unknown.
     return format ? `corrupt or truncated ${format} (unreadable header)` : 'not a supported image (unrecognised format)';
   }
-  if (lower.includes('pixel limit')) return `image too large (more than ${MAX_PIXELS} pixels)`;
+  if (lower.includes('pixel limit')) return pixelLimitProblemUnknownSize(maxPixels);
   if (lower.includes('is empty')) return 'file is empty';
   const what = format ?? 'image';
   const detail = cleanDetail(raw);

@@ -5,9 +5,14 @@ import { decodeResized } from './decode.js';
 import { normalize, type CropMode } from './preprocess.js';
 
 export { decodeBmp, isBmp } from './bmp.js';
+export type { DecodeBmpOptions } from './bmp.js';
+export { DECODE_BUDGET_PIXELS, decodeBudget, PixelBudget } from './budget.js';
+export type { PixelBudgetStats } from './budget.js';
 export { decodeImage, decodeResized } from './decode.js';
-export type { ResizedImage } from './decode.js';
+export type { DecodeOptions, ResizedImage } from './decode.js';
 export { ImageError } from './errors.js';
+export { DEFAULT_MAX_PIXELS, MAX_FILE_BYTES } from './limits.js';
+export { readImageStream } from './read.js';
 export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
 export type { CropBox, CropMode } from './preprocess.js';
 export { MAX_PIXELS } from './types.js';
@@ -21,6 +26,11 @@ export interface LoadImageTensorOptions {
   normalization: Normalization;
   /** Name for error messages; defaults to the path, or `<buffer>`. */
   name?: string;
+  /**
+   * Largest image accepted (width × height as declared in its header): default DEFAULT_MAX_PIXELS
+   * (100 million), at most MAX_PIXELS (2^28). Larger images are an ImageError, before any decoding.
+   */
+  maxPixels?: number;
 }
 
 export interface ImageTensor {
@@ -33,9 +43,15 @@ export interface ImageTensor {
 
 /**
  * Decode, (crop,) resize and normalise an image file or its bytes into a model input tensor. Decoding
- * and resizing are one pass (see `decodeResized`): a large JPEG is never decoded at full size.
+ * and resizing are one pass (see `decodeResized`): a large JPEG is never decoded at full size. Limits as
+ * `decodeResized`: a path must be a regular file of at most MAX_FILE_BYTES, the image at most `maxPixels`,
+ * and the decode waits for its pixels in the shared `decodeBudget`. (For stdin: `readImageStream`, then
+ * pass the bytes with `name: '<stdin>'`.)
  */
 export async function loadImageTensor(source: string | Uint8Array, options: LoadImageTensorOptions): Promise<ImageTensor> {
-  const { image, width, height } = await decodeResized(source, options.size, options.crop ?? 'none', options.name);
+  const { image, width, height } = await decodeResized(source, options.size, options.crop ?? 'none', {
+    name: options.name,
+    maxPixels: options.maxPixels,
+  });
   return { tensor: normalize(image, options.normalization), width, height };
 }

@@ -2,6 +2,7 @@
 
 import sharp from 'sharp';
 import type { Normalization } from '../model/spec.js';
+import { resampleLinear } from './resample.js';
 import { MAX_PIXELS, type RgbImage } from './types.js';
 
 export type CropMode = 'none' | 'center';
@@ -43,22 +44,40 @@ export function checkResizeArgs(size: number, crop: CropMode): void {
   if (crop !== 'none' && crop !== 'center') throw new RangeError(`crop must be 'none' or 'center', got ${String(crop)}`);
 }
 
+/** The pixels of `box` out of `img` (the image itself when the box is all of it). */
+function cropRgb(img: RgbImage, box: CropBox): RgbImage {
+  if (box.left === 0 && box.top === 0 && box.width === img.width && box.height === img.height) return img;
+  const data = new Uint8Array(box.width * box.height * 3);
+  for (let y = 0; y < box.height; y++) {
+    const from = ((box.top + y) * img.width + box.left) * 3;
+    data.set(img.data.subarray(from, from + box.width * 3), y * box.width * 3);
+  }
+  return { width: box.width, height: box.height, data };
+}
+
 /**
  * Resize the whole image (crop 'none') or its central 87.5 % (crop 'center') to size×size, ignoring the
- * aspect ratio, with sharp's 'linear' kernel: a triangle filter, which when shrinking averages over the
- * source footprint (antialiased, like PIL's BILINEAR) rather than sampling 2×2 neighbours like
- * TensorFlow's resize_bilinear; when enlarging it is plain bilinear interpolation.
+ * aspect ratio.
+ * - Shrinking along both axes: sharp's 'linear' kernel, a triangle filter which averages over the source
+ *   footprint (antialiased, like PIL's BILINEAR) rather than sampling 2×2 neighbours like TensorFlow's
+ *   resize_bilinear.
+ * - Enlarging along either axis: `resampleLinear`, bilinear interpolation with half-pixel centres (as
+ *   OpenCV INTER_LINEAR, TensorFlow half_pixel_centers, PIL) along the enlarged axes and PIL's triangle
+ *   filter along a shrunk one. (libvips' own upsampling samples a grid shifted by half an output pixel.)
  */
 export async function resizeForModel(img: RgbImage, size: number, crop: CropMode): Promise<RgbImage> {
   checkImage(img);
   checkResizeArgs(size, crop);
+
+  const box = crop === 'center' ? centralCropBox(img.width, img.height) : { left: 0, top: 0, width: img.width, height: img.height };
+  if (size > box.width || size > box.height) return resampleLinear(cropRgb(img, box), size, size);
 
   const input = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   let pipeline = sharp(input, {
     raw: { width: img.width, height: img.height, channels: 3 },
     limitInputPixels: MAX_PIXELS,
   });
-  if (crop === 'center') pipeline = pipeline.extract(centralCropBox(img.width, img.height));
+  if (crop === 'center') pipeline = pipeline.extract(box);
   const { data, info } = await pipeline
     .resize(size, size, { fit: 'fill', kernel: 'linear' })
     .raw()

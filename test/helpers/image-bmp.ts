@@ -235,3 +235,52 @@ export function randomPixels(width: number, height: number, seed = 1, channels =
   for (let i = 0; i < out.length; i++) out[i] = rnd() & 0xff;
   return out;
 }
+
+/**
+ * A real RLE8 BMP declaring width × height whose pixel stream is exactly `streamBytes` long (even, at least
+ * 4): rows of encoded 255-pixel runs from the bottom up (two colours, alternating by row), end-of-line
+ * markers for the rows left (legal: skipped pixels are white), then the end-of-bitmap marker. A 1 MiB file
+ * can declare 16384×16384 pixels (805 MB as RGB) and be valid: 256 pixels per byte of RLE data.
+ */
+export function writeSparseRle8(width: number, height: number, streamBytes: number): Buffer {
+  if (streamBytes % 2 !== 0 || streamBytes < 4) throw new Error('streamBytes must be even and at least 4');
+  const runsPerRow = Math.ceil(width / 255);
+  const rowBytes = 2 * runsPerRow + 2;
+  const stream = Buffer.alloc(streamBytes);
+  let p = 0;
+  let rows = 0;
+  while (rows < height - 1 && p + rowBytes <= streamBytes - 2) {
+    for (let left = width; left > 0; left -= 255) {
+      stream[p++] = Math.min(left, 255);
+      stream[p++] = rows % 2;
+    }
+    stream[p++] = 0; // end of line
+    stream[p++] = 0;
+    rows++;
+  }
+  // Pad with end-of-line markers (rows skipped), as long as rows remain; then end of bitmap.
+  while (p < streamBytes - 2 && rows < height - 1) {
+    stream[p++] = 0;
+    stream[p++] = 0;
+    rows++;
+  }
+  if (p !== streamBytes - 2) throw new Error(`cannot fill ${streamBytes} bytes of RLE for ${width}x${height}`);
+  stream[p++] = 0;
+  stream[p++] = 1;
+
+  const pixelOffset = 14 + 40 + 2 * 4;
+  const head = Buffer.alloc(pixelOffset);
+  head.write('BM', 0, 'latin1');
+  head.writeUInt32LE(pixelOffset + streamBytes, 2);
+  head.writeUInt32LE(pixelOffset, 10);
+  head.writeUInt32LE(40, 14);
+  head.writeInt32LE(width, 18);
+  head.writeInt32LE(height, 22);
+  head.writeUInt16LE(1, 26);
+  head.writeUInt16LE(8, 28);
+  head.writeUInt32LE(1, 30); // BI_RLE8
+  head.writeUInt32LE(streamBytes, 34);
+  head.writeUInt32LE(2, 46); // two palette entries (B, G, R, 0)
+  head.set([200, 40, 10, 0, 10, 160, 240, 0], 54);
+  return Buffer.concat([head, stream]);
+}
