@@ -76,7 +76,7 @@ describe('hostile model files', () => {
   it('/dev/zero as --model is refused, not read without end', async () => {
     const result = await runMobilenet(['classify', photo, '--model', '/dev/zero'], { timeoutMs: 15_000 });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('mobilenet: /dev/zero: is a device, not a regular file\n');
+    expect(result.stderr).toBe('mobilenet: /dev/zero: is a device (character device), not a regular file\n');
   }, 30_000);
 });
 

@@ -75,7 +75,7 @@ export const MAX_MODEL_BYTES = 256 * 2 ** 20;
 export async function loadTfliteFile(path: string, options: ParseOptions = {}): Promise<ModelSpec> {
   let bytes: Uint8Array;
   try {
-    bytes = await readRegularFile(path, MAX_MODEL_BYTES);
+    bytes = await readRegularFile(path, MAX_MODEL_BYTES, 'a model file');
   } catch (error) {
     throw new ModelFormatError(path, error instanceof FileReadProblem ? error.problem : String(error));
   }

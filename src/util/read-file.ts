@@ -1,7 +1,7 @@
 // Reading a whole input file safely: only regular files (a FIFO would block for ever, /dev/zero would
 // never end), and only up to a size limit checked before anything is allocated.
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /** Why a file could not be read, in words that follow its name ("x.jpg: is a named pipe …"). */
 export class FileReadProblem extends Error {
@@ -11,41 +11,59 @@ export class FileReadProblem extends Error {
   }
 }
 
-const MIB = 2 ** 20;
+// O_NONBLOCK: opening a FIFO read-only would otherwise wait for a writer, for ever. It changes nothing
+// for regular files. (Not defined on Windows, where there are no FIFOs to open.)
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
-function sizeText(bytes: number): string {
-  return bytes >= MIB ? `${(bytes / MIB).toFixed(1)} MiB` : `${bytes} bytes`;
+/** What a non-regular file is; `noun` is what was expected ("an image file"). */
+function notRegular(info: Stats, noun: string): string {
+  if (info.isDirectory()) return `is a directory, not ${noun}`;
+  if (info.isFIFO()) return 'is a named pipe (FIFO), not a regular file';
+  if (info.isCharacterDevice()) return 'is a device (character device), not a regular file';
+  if (info.isBlockDevice()) return 'is a device (block device), not a regular file';
+  if (info.isSocket()) return 'is a socket, not a regular file';
+  return 'is not a regular file';
 }
 
-function errnoProblem(error: unknown): FileReadProblem {
+async function openProblem(path: string, error: unknown, noun: string): Promise<FileReadProblem> {
   const code = (error as NodeJS.ErrnoException).code;
-  const problem = code === 'ENOENT' ? 'no such file'
-    : code === 'EISDIR' ? 'is a directory, not a file'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : code === 'ELOOP' ? 'too many levels of symbolic links'
-          : `cannot read the file (${code ?? (error as Error).message})`;
-  return new FileReadProblem(problem, code);
+  switch (code) {
+    case 'ENOENT':
+      return new FileReadProblem('no such file', code);
+    case 'EISDIR':
+      return new FileReadProblem(`is a directory, not ${noun}`, code);
+    case 'EACCES':
+    case 'EPERM':
+      return new FileReadProblem('permission denied', code);
+    case 'ELOOP':
+      return new FileReadProblem('too many levels of symbolic links', code);
+    case 'ENXIO':
+    case 'EOPNOTSUPP': {
+      // Opening a Unix socket fails with ENXIO (EOPNOTSUPP on some systems): say what it is.
+      const info = await stat(path).catch(() => undefined);
+      return new FileReadProblem(info && !info.isFile() ? notRegular(info, noun) : `cannot open file (${code})`, code);
+    }
+    default:
+      return new FileReadProblem(`cannot read file (${code ?? String(error)})`, code);
+  }
 }
 
 /**
- * The bytes of a regular file of at most `maxBytes`. Opened non-blocking so that opening a FIFO
- * returns at once, then checked with fstat on the open descriptor (no race with a rename); a file that
- * grows while it is read is read only up to the size it had.
+ * The bytes of a regular file of at most `maxBytes`, read through one file descriptor: opened
+ * without blocking, checked with fstat (no race with a rename), then exactly the size fstat gave is
+ * read (less if the file shrinks meanwhile, never more if it grows).
  */
-export async function readRegularFile(path: string, maxBytes: number): Promise<Uint8Array> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((error: unknown) => {
-    throw errnoProblem(error);
-  });
+export async function readRegularFile(path: string, maxBytes: number, noun = 'a file'): Promise<Uint8Array> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, OPEN_FLAGS);
+  } catch (error) {
+    throw await openProblem(path, error, noun);
+  }
   try {
     const info = await handle.stat();
-    if (!info.isFile()) {
-      const what = info.isDirectory() ? 'a directory'
-        : info.isFIFO() ? 'a named pipe (FIFO)'
-          : info.isSocket() ? 'a socket'
-            : info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : 'not a regular file';
-      throw new FileReadProblem(`is ${what}, not a regular file`);
-    }
-    if (info.size > maxBytes) throw new FileReadProblem(`file too large (${sizeText(info.size)}; the limit is ${sizeText(maxBytes)})`);
+    if (!info.isFile()) throw new FileReadProblem(notRegular(info, noun));
+    if (info.size > maxBytes) throw new FileReadProblem(`file too large (${info.size} bytes, the limit is ${maxBytes} bytes)`);
     const bytes = Buffer.allocUnsafe(info.size);
     let filled = 0;
     while (filled < bytes.length) {
@@ -55,7 +73,8 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<U
     }
     return bytes.subarray(0, filled);
   } catch (error) {
-    throw error instanceof FileReadProblem ? error : errnoProblem(error);
+    if (error instanceof FileReadProblem) throw error;
+    throw await openProblem(path, error, noun);
   } finally {
     await handle.close().catch(() => undefined);
   }
