@@ -1,7 +1,7 @@
 // The library's core: a loaded model that classifies images.
 import { createEngine, type Backend, type BackendChoice, type Plan } from './engine/index.js';
 import { PlanError } from './engine/planner.js';
-import { loadImageTensor } from './image/index.js';
+import { DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModelFile } from './model/resolve.js';
@@ -36,8 +36,14 @@ export interface LoadModelOptions {
   onDownload?: DownloadReporter;
 }
 
-/** An image: a file path, or the bytes of an encoded image. */
-export type ImageInput = string | Uint8Array;
+/** The bytes of an encoded image with the name its errors carry (e.g. `-` for stdin), or a promise of them. */
+export interface NamedImage {
+  name: string;
+  bytes: Uint8Array | Promise<Uint8Array>;
+}
+
+/** An image: a file path, the bytes of an encoded image, or such bytes with a name. */
+export type ImageInput = string | Uint8Array | NamedImage;
 
 /** What classifyAll yields for each input: its predictions, or why that input could not be classified. */
 export type ClassifyResult =
@@ -59,6 +65,8 @@ export interface ClassifyOptions {
   threshold?: number;
   /** 'center' takes the central 87.5 % first, as in ImageNet evaluation. */
   crop?: 'none' | 'center';
+  /** Images declaring more pixels are refused before decoding (default 100 million, at most 2^28). */
+  maxPixels?: number;
 }
 
 /** The model was disposed: it runs nothing any more. */
@@ -78,17 +86,24 @@ const MAX_THREADS = 256;
 const CROPS = ['none', 'center'] as const;
 
 function checkClassifyOptions(options: ClassifyOptions | undefined): Required<ClassifyOptions> {
-  const { topK = 5, threshold = 0, crop = 'none' } = checkOptions('options', options);
+  const { topK = 5, threshold = 0, crop = 'none', maxPixels = DEFAULT_MAX_PIXELS } = checkOptions('options', options);
   return {
     topK: checkInteger('topK', topK, 1, Number.MAX_SAFE_INTEGER),
     threshold: checkNumber('threshold', threshold, 0, 1),
     crop: checkChoice('crop', crop, CROPS),
+    maxPixels: checkInteger('maxPixels', maxPixels, 1, MAX_PIXELS),
   };
 }
 
-function checkImage(image: unknown): asserts image is string | Uint8Array {
-  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array)) {
-    throw new TypeError(`image must be a file path or the bytes of an encoded image (Buffer or Uint8Array), got ${describe(image)}`);
+function isNamedImage(image: unknown): image is NamedImage {
+  return typeof image === 'object' && image !== null && typeof (image as NamedImage).name === 'string'
+    && ((image as NamedImage).bytes instanceof Uint8Array || (image as NamedImage).bytes instanceof Promise);
+}
+
+function checkImage(image: unknown): asserts image is ImageInput {
+  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array) && !isNamedImage(image)) {
+    throw new TypeError('image must be a file path, the bytes of an encoded image (Buffer or Uint8Array) '
+      + `or { name, bytes }, got ${describe(image)}`);
   }
 }
 
@@ -120,17 +135,20 @@ export class Classifier {
   /** Decodes, resizes and normalises an image (a path or encoded bytes), then classifies it. */
   async classify(image: string | Uint8Array, options?: ClassifyOptions): Promise<Prediction[]> {
     const checked = checkClassifyOptions(options);
-    const tensor = await this.prepare(image, checked.crop);
+    const tensor = await this.prepare(image, checked);
     return this.topK(await this.predict(tensor), checked);
   }
 
   /** The input tensor for an image (a path or encoded bytes): decoded, resized, normalised. */
-  async prepare(image: string | Uint8Array, crop: ClassifyOptions['crop'] = 'none'): Promise<Float32Array> {
+  async prepare(image: ImageInput, options?: Pick<ClassifyOptions, 'crop' | 'maxPixels'>): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
-    const { tensor } = await loadImageTensor(image, {
+    const { crop, maxPixels } = checkClassifyOptions(options);
+    const { tensor } = await loadImageTensor(isNamedImage(image) ? await image.bytes : image, {
+      name: isNamedImage(image) ? image.name : undefined,
       size: this.spec.resolution,
-      crop: checkChoice('crop', crop, CROPS),
+      crop,
+      maxPixels,
       normalization: this.spec.normalization,
     });
     return tensor;
@@ -162,7 +180,7 @@ export class Classifier {
     const work = async (input: ImageInput, index: number): Promise<ClassifyResult> => {
       let tensor: Float32Array;
       try {
-        tensor = await this.prepare(input, checked.crop);
+        tensor = await this.prepare(input, checked);
       } catch (error) {
         if (error instanceof ModelDisposedError) throw error;
         return { input, index, error: error instanceof Error ? error : new Error(String(error)) };

@@ -1,5 +1,5 @@
 export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
-export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, Prediction } from './classifier.js';
+export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, NamedImage, Prediction } from './classifier.js';
 export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
 export { PlanError } from './engine/planner.js';
 export { LabelsError } from './model/labels.js';

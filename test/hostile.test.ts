@@ -128,3 +128,33 @@ describe.skipIf(!run)('shell citizenship', () => {
     expect(large, `200 images: ${small.toFixed(0)} MiB, 2000 images: ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(small * 1.2);
   }, 240_000);
 });
+
+describe.skipIf(!run)('classify - and --max-pixels', () => {
+  it('reads one image from stdin with -', async () => {
+    const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), '-', photo], { input: readFileSync(photo) });
+    expect(result.code, result.stderr).toBe(0);
+    const parsed = JSON.parse(result.stdout) as { file: string; predictions: { index: number }[] }[];
+    expect(parsed.map((r) => r.file)).toEqual(['-', photo]);
+    expect(parsed[0]!.predictions).toEqual(parsed[1]!.predictions);
+  }, 30_000);
+
+  it('an empty or broken stdin is that input failing (exit 1); - twice is a usage error', async () => {
+    const empty = await runMobilenet(['classify', '--model', SMALL_MODEL(), '-'], { input: '' });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toBe('mobilenet: -: input is empty\n');
+    const text = await runMobilenet(['classify', '--model', SMALL_MODEL(), '-'], { input: 'hello' });
+    expect(text.code).toBe(1);
+    expect(text.stderr).toMatch(/^mobilenet: -: not a supported image/);
+    const twice = await runMobilenet(['classify', '--model', SMALL_MODEL(), '-', '-'], { input: '' });
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/'-' \(stdin\) may be given only once/);
+  }, 30_000);
+
+  it('--max-pixels refuses larger images by their header, naming the size and the limit', async () => {
+    const result = await runMobilenet(['classify', '--model', SMALL_MODEL(), '--max-pixels', '7000', photo]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`mobilenet: ${photo}: image too large (96×80 = 7680 pixels, the limit is 7000; --max-pixels raises it)\n`);
+    expect((await runMobilenet(['classify', '--model', SMALL_MODEL(), '--max-pixels', '8000', photo])).code).toBe(0);
+    expect((await runMobilenet(['classify', '--model', SMALL_MODEL(), '--max-pixels', '0', photo])).code).toBe(2);
+  }, 30_000);
+});

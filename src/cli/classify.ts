@@ -1,12 +1,13 @@
 import type { BackendChoice } from '../engine/index.js';
 import { SingleBar } from 'cli-progress';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { loadModel } from '../classifier.js';
+import { loadModel, type ImageInput } from '../classifier.js';
+import { DEFAULT_MAX_PIXELS, MAX_PIXELS, readImageStream } from '../image/index.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
 import { formatHuman, jsonArrayWriter } from './report.js';
 import { downloadProgress } from './download-progress.js';
-import { positiveInteger, probability } from './options.js';
+import { integerUpTo, positiveInteger, probability } from './options.js';
 import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
 
 interface ClassifyFlags {
@@ -18,13 +19,14 @@ interface ClassifyFlags {
   backend: BackendChoice;
   threads: number;
   crop: 'none' | 'center';
+  maxPixels: number;
 }
 
 export function registerClassify(program: Command): void {
   program
     .command('classify')
     .description('classify images and print the top classes of each')
-    .argument('<images...>', 'image files (JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP)')
+    .argument('<images...>', "image files (JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP); '-' reads one image from stdin")
     .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
     .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .option('-k, --top-k <n>', 'how many classes to show per image', positiveInteger, 5)
@@ -32,8 +34,10 @@ export function registerClassify(program: Command): void {
     .option('--json', 'print one JSON document instead of text')
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
     .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
+    .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS)
     .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
     .action(async (images: string[], flags: ClassifyFlags) => {
+      if (images.filter((image) => image === '-').length > 1) fail(new InvalidArgumentError("'-' (stdin) may be given only once"));
       const classifier = await loadModel(flags.model, {
         backend: flags.backend,
         threads: flags.threads,
@@ -48,10 +52,10 @@ export function registerClassify(program: Command): void {
       let failed = false;
       try {
         // Decoding (sharp, on libuv's threads) of the next images overlaps inference of the current one.
-        for await (const result of classifier.classifyAll(images, {
-          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, concurrency: DECODE_AHEAD,
+        for await (const result of classifier.classifyAll(inputsOf(images), {
+          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, maxPixels: flags.maxPixels, concurrency: DECODE_AHEAD,
         })) {
-          const file = result.input as string;
+          const file = images[result.index]!;
           if ('error' in result) {
             failed = true;
             process.stderr.write(`mobilenet: ${result.error.message}\n`);
@@ -75,6 +79,11 @@ export function registerClassify(program: Command): void {
       output?.end();
       if (failed) process.exitCode = EXIT_INPUT_FAILED;
     });
+}
+
+/** The images as the pipeline takes them; `-` is read from stdin when its turn comes. */
+function* inputsOf(images: string[]): Generator<ImageInput> {
+  for (const image of images) yield image === '-' ? { name: '-', bytes: readImageStream(process.stdin, '-') } : image;
 }
 
 /** Images decoded ahead of the one being classified: decoding is the slow part. */
