@@ -2,6 +2,7 @@ export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
 export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, NamedImage, Prediction } from './classifier.js';
 export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
 export { PlanError } from './engine/planner.js';
+export { ImageDecodeError, InputTooLargeError } from './image/errors.js';
 export { LabelsError } from './model/labels.js';
 export { ModelFormatError } from './tflite/errors.js';
 export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, type Classifier } from '../src/classifier.js';
 import { PlanError } from '../src/engine/planner.js';
-import { ImageError } from '../src/image/errors.js';
+import { ImageDecodeError } from '../src/image/errors.js';
 import { LabelsError } from '../src/model/labels.js';
 import { seededRandom } from '../src/model/random-model.js';
 import { ModelFormatError } from '../src/tflite/errors.js';
@@ -99,7 +99,7 @@ describe.skipIf(!run)('fuzz (seeded, bounded)', () => {
     });
     afterAll(() => model.dispose());
 
-    it(`${CASES} mutated JPEG, PNG, WebP, GIF and BMP files: predictions, or an ImageError naming the file`, async () => {
+    it(`${CASES} mutated JPEG, PNG, WebP, GIF and BMP files: predictions, or an ImageDecodeError naming the file`, async () => {
       const random = seededRandom(7);
       const outcomes = { classified: 0, refused: 0 };
       for (let i = 0; i < CASES; i++) {
@@ -114,7 +114,7 @@ describe.skipIf(!run)('fuzz (seeded, bounded)', () => {
           outcomes.classified++;
         } catch (error) {
           outcomes.refused++;
-          expect(error, `case ${i} (${original.name}): ${String(error)}`).toBeInstanceOf(ImageError);
+          expect(error, `case ${i} (${original.name}): ${String(error)}`).toBeInstanceOf(ImageDecodeError);
           expect((error as Error).message.startsWith(`${file}: `)).toBe(true);
         }
       }

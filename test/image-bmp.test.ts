@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBmp, decodeImage, DEFAULT_MAX_PIXELS, ImageError, isBmp, MAX_PIXELS } from '../src/image/index.js';
+import { decodeBmp, decodeImage, DEFAULT_MAX_PIXELS, ImageDecodeError, isBmp, MAX_PIXELS } from '../src/image/index.js';
 import { pixelsFrom, pseudoRandom, randomPixels, writeBmp, type WriteBmpOptions } from './helpers/image-bmp.js';
 import { imagePath, requireShared } from './helpers/shared.js';
 
@@ -47,14 +47,14 @@ function expectDecodes(w: number, h: number, rgb: Uint8Array, opts: WriteBmpOpti
   expect(Buffer.from(img.data).equals(Buffer.from(expected))).toBe(true);
 }
 
-function bmpError(data: Uint8Array, name = 'bad.bmp', maxPixels?: number): ImageError {
+function bmpError(data: Uint8Array, name = 'bad.bmp', maxPixels?: number): ImageDecodeError {
   try {
     decodeBmp(data, name, { maxPixels });
   } catch (err) {
-    expect(err).toBeInstanceOf(ImageError);
-    return err as ImageError;
+    expect(err).toBeInstanceOf(ImageDecodeError);
+    return err as ImageDecodeError;
   }
-  throw new Error('expected an ImageError');
+  throw new Error('expected an ImageDecodeError');
 }
 
 const WIDTHS = [1, 2, 3, 5, 7, 13, 33];
@@ -326,7 +326,7 @@ describe('BMP errors', () => {
     expect(bmpError(td).message).toBe('bad.bmp: not a valid BMP (RLE compression with top-down rows)');
   });
 
-  it('every truncation and many byte mutations of valid BMPs: decoded or ImageError, nothing else', () => {
+  it('every truncation and many byte mutations of valid BMPs: decoded or ImageDecodeError, nothing else', () => {
     const files = [
       writeBmp(5, 4, pixelsFrom(5, 4, colours(2)), { bpp: 1 }),
       writeBmp(5, 4, pixelsFrom(5, 4, colours(16)), { bpp: 4, header: 'core' }),
@@ -345,7 +345,7 @@ describe('BMP errors', () => {
         if (img.data.length !== img.width * img.height * 3) throw new Error('wrong data length');
         decoded++;
       } catch (err) {
-        if (!(err instanceof ImageError) || !err.message.startsWith('f.bmp: ')) throw err;
+        if (!(err instanceof ImageDecodeError) || !err.message.startsWith('f.bmp: ')) throw err;
         refused++;
       }
     };
@@ -389,12 +389,12 @@ describe('BMP through decodeImage', () => {
     const file = writeBmp(30, 20, randomPixels(30, 20), { bpp: 24 });
     const cut = join(dir, 'cut.bmp');
     await writeFile(cut, file.subarray(0, 1000));
-    await expect(decodeImage(cut)).rejects.toThrow(ImageError);
+    await expect(decodeImage(cut)).rejects.toThrow(ImageDecodeError);
     await expect(decodeImage(cut)).rejects.toThrow(`${cut}: truncated BMP (pixel data ends at byte ${file.length} of 1000)`);
 
     const junk = join(dir, 'junk.bmp');
     await writeFile(junk, Buffer.from('BM this is not a bitmap at all, just some text'));
-    await expect(decodeImage(junk)).rejects.toThrow(ImageError);
+    await expect(decodeImage(junk)).rejects.toThrow(ImageDecodeError);
     await expect(decodeImage(junk, 'junk.bmp')).rejects.toThrow(/^junk\.bmp: /);
   });
 });

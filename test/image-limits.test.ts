@@ -17,7 +17,7 @@ import {
   decodeResized,
   DECODE_BUDGET_PIXELS,
   DEFAULT_MAX_PIXELS,
-  ImageError,
+  ImageDecodeError,
   loadImageTensor,
   MAX_FILE_BYTES,
   MAX_PIXELS,
@@ -37,8 +37,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The ImageError `work` rejects with, within `ms` (a hang fails the test instead of stalling the run). */
-async function imageErrorWithin(work: () => Promise<unknown>, ms = 5000): Promise<ImageError> {
+/** The ImageDecodeError `work` rejects with, within `ms` (a hang fails the test instead of stalling the run). */
+async function imageErrorWithin(work: () => Promise<unknown>, ms = 5000): Promise<ImageDecodeError> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
@@ -46,13 +46,13 @@ async function imageErrorWithin(work: () => Promise<unknown>, ms = 5000): Promis
   try {
     await Promise.race([work(), timeout]);
   } catch (err) {
-    if (!(err instanceof ImageError)) throw err;
+    if (!(err instanceof ImageDecodeError)) throw err;
     expect(err.message).not.toMatch(/vips|\n\s+at /i);
     return err;
   } finally {
     clearTimeout(timer);
   }
-  throw new Error('expected an ImageError');
+  throw new Error('expected an ImageDecodeError');
 }
 
 /** Every entry point that reads a path: decodeImage, decodeResized (both crops) and loadImageTensor. */
@@ -195,7 +195,7 @@ describe('readImageStream (stdin)', () => {
     expect(stream.destroyed).toBe(true);
   });
 
-  it('a stream error is an ImageError; a text stream a TypeError', async () => {
+  it('a stream error is an ImageDecodeError; a text stream a TypeError', async () => {
     const failing = new Readable({
       read() {
         this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
@@ -449,8 +449,8 @@ describe('the shared decode budget', () => {
   it('a failed decode gives its pixels back', async () => {
     const png = await rawPng(600, 400);
     const cut = png.subarray(0, png.length >> 1);
-    await expect(decodeResized(cut, 64, 'none', 'cut.png')).rejects.toThrow(ImageError);
-    await expect(decodeImage(cut, 'cut.png')).rejects.toThrow(ImageError);
+    await expect(decodeResized(cut, 64, 'none', 'cut.png')).rejects.toThrow(ImageDecodeError);
+    await expect(decodeImage(cut, 'cut.png')).rejects.toThrow(ImageDecodeError);
     expect(decodeBudget.stats()).toMatchObject({ inFlightPixels: 0, inFlightCount: 0, waiting: 0 });
   });
 });

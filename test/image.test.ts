@@ -8,7 +8,7 @@ import {
   decodeImage,
   decodeResized,
   DEFAULT_MAX_PIXELS,
-  ImageError,
+  ImageDecodeError,
   MAX_PIXELS,
   loadImageTensor,
   normalize,
@@ -264,16 +264,16 @@ describe('decodeImage: EXIF orientation', () => {
 });
 
 describe('decodeImage: errors', () => {
-  async function imageError(source: string | Buffer, name?: string | DecodeOptions): Promise<ImageError> {
+  async function imageError(source: string | Buffer, name?: string | DecodeOptions): Promise<ImageDecodeError> {
     try {
       await decodeImage(source, name);
     } catch (err) {
-      expect(err).toBeInstanceOf(ImageError);
-      const e = err as ImageError;
+      expect(err).toBeInstanceOf(ImageDecodeError);
+      const e = err as ImageDecodeError;
       expect(e.message).not.toMatch(/vips|\n\s+at /i);
       return e;
     }
-    throw new Error('expected an ImageError');
+    throw new Error('expected an ImageDecodeError');
   }
 
   it('missing file', async () => {
@@ -681,16 +681,16 @@ describe('decodeResized / loadImageTensor: decode and resize in one pipeline', (
   });
 
   describe('errors still name the file', () => {
-    async function loadError(source: string | Uint8Array, name?: string, crop: Crop = 'none'): Promise<ImageError> {
+    async function loadError(source: string | Uint8Array, name?: string, crop: Crop = 'none'): Promise<ImageDecodeError> {
       try {
         await loadImageTensor(source, { size: 32, crop, normalization: NORM, name });
       } catch (err) {
-        expect(err).toBeInstanceOf(ImageError);
-        const e = err as ImageError;
+        expect(err).toBeInstanceOf(ImageDecodeError);
+        const e = err as ImageDecodeError;
         expect(e.message).not.toMatch(/vips|\n\s+at /i);
         return e;
       }
-      throw new Error('expected an ImageError');
+      throw new Error('expected an ImageDecodeError');
     }
 
     it('missing, empty, directory, not an image', async () => {

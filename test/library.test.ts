@@ -1,6 +1,9 @@
 // The library's contract for services: every call reports trouble by rejecting its promise (never a
 // synchronous throw), options are checked and named, errors are typed, and backend selection is explicit.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { loadModel, ModelDisposedError } from '../src/classifier.js';
@@ -150,5 +153,40 @@ describe('classifyAll', () => {
     await expect(model.classifyAll(42 as never).next()).rejects.toThrow(TypeError);
     await expect(model.classifyAll([], { concurrency: 0 }).next()).rejects.toThrow(/concurrency must be a whole number/);
     model.dispose();
+  });
+});
+
+describe('typed errors a service can map', () => {
+  it('each failure has its exported class, a code and the file', async () => {
+    const lib = await import('../src/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mobilenet-errors-'));
+    const text = join(dir, 'notes.jpg');
+    writeFileSync(text, 'not an image');
+    const corrupt = join(dir, 'broken.tflite');
+    writeFileSync(corrupt, 'TFL3 but not really a model');
+    const labels = join(dir, 'two.txt');
+    writeFileSync(labels, 'a\nb\n');
+    const png = join(dir, 'big.png');
+    await sharp(Buffer.alloc(50 * 40 * 3), { raw: { width: 50, height: 40, channels: 3 } }).png().toFile(png);
+
+    const model = await lib.loadModel(spec());
+    const cases: [() => Promise<unknown>, new (...args: never[]) => Error, string, string | undefined][] = [
+      [() => lib.loadModel('no_such_model', { offline: true }), lib.ModelNotFoundError, 'MODEL_NOT_FOUND', undefined],
+      [() => lib.loadModel(corrupt), lib.ModelFormatError, 'MODEL_FORMAT', corrupt],
+      [() => lib.loadModel(spec(), { labelsFile: labels }), lib.LabelsError, 'LABELS_INVALID', labels],
+      [() => model.classify(text), lib.ImageDecodeError, 'IMAGE_DECODE', text],
+      [() => model.classify(png, { maxPixels: 1999 }), lib.InputTooLargeError, 'INPUT_TOO_LARGE', png],
+    ];
+    for (const [call, type, code, file] of cases) {
+      const error = await call().then(() => undefined, (e: unknown) => e) as Error & { code: string; file?: string };
+      expect(error, code).toBeInstanceOf(type);
+      expect(error.code).toBe(code);
+      expect(error.name).toBe(type.name);
+      if (file) expect(error.file).toBe(file);
+    }
+    // A too-large input is still an image error for callers that only tell images from models.
+    expect(await model.classify(png, { maxPixels: 1999 }).catch((e: unknown) => e)).toBeInstanceOf(lib.ImageDecodeError);
+    model.dispose();
+    expect(await model.classify(png).catch((e: unknown) => e)).toBeInstanceOf(lib.ModelDisposedError);
   });
 });

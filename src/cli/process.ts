@@ -2,7 +2,7 @@
 import { CommanderError } from 'commander';
 import { NativeUnavailableError } from '../engine/index.js';
 import { PlanError } from '../engine/planner.js';
-import { ImageError } from '../image/errors.js';
+import { ImageDecodeError } from '../image/errors.js';
 import { LabelsError } from '../model/labels.js';
 import { ModelDownloadError } from '../model/download.js';
 import { ModelNotFoundError } from '../model/resolve.js';
@@ -23,7 +23,7 @@ export function warnOnce(message: string): void {
 /** Errors that describe what the user gave us (a model, a file, an option): exit 2, one line. */
 function isUserError(error: unknown): boolean {
   return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelFormatError
-    || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageError
+    || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageDecodeError
     || error instanceof CommanderError || error instanceof NativeUnavailableError;
 }
 

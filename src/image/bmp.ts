@@ -4,17 +4,17 @@
 // OS/2 1.x BITMAPCOREHEADER (12) and OS/2 2.x headers (16..64, uncompressed only); 1/2/4/8-bit palettes,
 // 16-bit (555 by default, any masks with BI_BITFIELDS), 24-bit, 32-bit (BGRX by default, any masks with
 // BI_BITFIELDS / BI_ALPHABITFIELDS); RLE8 and RLE4; bottom-up and top-down rows; rows padded to 4 bytes.
-// Refused with an ImageError: embedded JPEG/PNG, OS/2 Huffman and RLE24, anything malformed.
+// Refused with an ImageDecodeError: embedded JPEG/PNG, OS/2 Huffman and RLE24, anything malformed.
 //
 // Alpha: used when a mask says so (a BI_BITFIELDS / BI_ALPHABITFIELDS alpha mask, or the alpha mask field of
 // a V3+ header), then flattened on white. If every alpha value is 0 the channel is taken to be unused padding
 // (a common writer bug) and the image is opaque.
 //
-// Every read is bounds-checked: truncated or garbage input gives an ImageError, never a crash; the work done
+// Every read is bounds-checked: truncated or garbage input gives an ImageDecodeError, never a crash; the work done
 // is bounded by the file size, and an image over the pixel limit (DEFAULT_MAX_PIXELS, or the maxPixels
 // option up to MAX_PIXELS) is refused from its header, before anything is allocated.
 
-import { ImageError } from './errors.js';
+import { ImageDecodeError, InputTooLargeError } from './errors.js';
 import { pixelLimitProblem, resolveMaxPixels } from './limits.js';
 import type { RgbImage } from './types.js';
 
@@ -108,7 +108,7 @@ export interface DecodeBmpOptions {
 /**
  * Decode a BMP file held in memory to 8-bit RGB, top row first.
  * @param name used in error messages (the file name).
- * @throws ImageError for anything unsupported, truncated or malformed, or over the pixel limit;
+ * @throws ImageDecodeError for anything unsupported, truncated or malformed, or over the pixel limit;
  *   RangeError for a bad maxPixels.
  */
 export function decodeBmp(data: Uint8Array, name = '<buffer>', options: DecodeBmpOptions = {}): RgbImage {
@@ -136,7 +136,7 @@ export async function decodeBmpAsync(data: Uint8Array, name = '<buffer>', option
 function* decodeSteps(data: Uint8Array, name: string, options: DecodeBmpOptions): Generator<void, RgbImage, void> {
   const maxPixels = resolveMaxPixels(options.maxPixels);
   const fail = (problem: string): never => {
-    throw new ImageError(name, problem);
+    throw new ImageDecodeError(name, problem);
   };
   const len = data.length;
   const { u16, u32, i32 } = readers(data);
@@ -156,7 +156,7 @@ function* decodeSteps(data: Uint8Array, name: string, options: DecodeBmpOptions)
   const { width, height, bpp, compression } = h;
 
   if (width < 1 || height < 1) fail(`not a valid BMP (dimensions ${width}x${h.topDown ? -height : height})`);
-  if (width * height > maxPixels) fail(pixelLimitProblem(width, height, maxPixels));
+  if (width * height > maxPixels) throw new InputTooLargeError(name, pixelLimitProblem(width, height, maxPixels));
   if (![1, 2, 4, 8, 16, 24, 32].includes(bpp)) fail(`unsupported BMP bit depth ${bpp}`);
 
   if (h.isOs2 && (compression === 3 || compression === 4)) {

@@ -3,7 +3,7 @@
 import sharp from 'sharp';
 import { decodeBudget } from './budget.js';
 import { bmpSize, decodeBmp, decodeBmpAsync, isBmp } from './bmp.js';
-import { ImageError } from './errors.js';
+import { ImageDecodeError, InputTooLargeError } from './errors.js';
 import { pixelLimitProblem, pixelLimitProblemUnknownSize, resolveMaxPixels } from './limits.js';
 import { centralCropBox, checkResizeArgs, resizeForModel, type CropMode } from './preprocess.js';
 import { readImageFile } from './read.js';
@@ -42,7 +42,7 @@ function decodeOptions(nameOrOptions: string | DecodeOptions | undefined): { nam
  *
  * @param nameOrOptions the name used in error messages (defaults to the path, or `<buffer>` for bytes), or
  *   DecodeOptions.
- * @throws ImageError (message `<name>: <problem>`) for unreadable, empty, unknown, corrupt, truncated or too
+ * @throws ImageDecodeError (message `<name>: <problem>`) for unreadable, empty, unknown, corrupt, truncated or too
  *   large input; RangeError for a bad maxPixels.
  */
 export async function decodeImage(source: string | Uint8Array, nameOrOptions?: string | DecodeOptions): Promise<RgbImage> {
@@ -83,7 +83,7 @@ export interface ResizedImage {
  * charged the pixels really decoded (JPEG and WebP shrink-on-load: their reduced size).
  *
  * @param nameOrOptions as for decodeImage.
- * @throws ImageError (message `<name>: <problem>`) exactly as `decodeImage`; RangeError for a bad size, crop
+ * @throws ImageDecodeError (message `<name>: <problem>`) exactly as `decodeImage`; RangeError for a bad size, crop
  *   or maxPixels.
  */
 export async function decodeResized(
@@ -108,7 +108,7 @@ export async function decodeResized(
 async function readSource(source: string | Uint8Array, name: string | undefined): Promise<{ bytes: Uint8Array; label: string }> {
   const label = name ?? (typeof source === 'string' ? source : '<buffer>');
   const bytes = typeof source === 'string' ? await readImageFile(source, label) : source;
-  if (bytes.length === 0) throw new ImageError(label, typeof source === 'string' ? 'file is empty' : 'image data is empty');
+  if (bytes.length === 0) throw new ImageDecodeError(label, typeof source === 'string' ? 'file is empty' : 'image data is empty');
   return { bytes, label };
 }
 
@@ -117,14 +117,14 @@ function bmpHeader(bytes: Uint8Array, label: string, maxPixels: number): { width
   const dims = bmpSize(bytes);
   if (dims === undefined) {
     decodeBmp(bytes, label, { maxPixels }); // throws, saying what is wrong with the header
-    throw new ImageError(label, 'not a valid BMP (unreadable header)');
+    throw new ImageDecodeError(label, 'not a valid BMP (unreadable header)');
   }
   checkPixels(label, dims.width, dims.height, maxPixels);
   return dims;
 }
 
 function checkPixels(label: string, width: number, height: number, maxPixels: number): void {
-  if (width * height > maxPixels) throw new ImageError(label, pixelLimitProblem(width, height, maxPixels));
+  if (width * height > maxPixels) throw new InputTooLargeError(label, pixelLimitProblem(width, height, maxPixels));
 }
 
 function sharpInput(bytes: Uint8Array): Buffer {
@@ -138,7 +138,7 @@ async function headerWithSharp(bytes: Uint8Array, label: string, maxPixels: numb
     // No pixel limit here: sharp would refuse without saying the size; nothing is decoded.
     meta = await sharp(sharpInput(bytes), { pages: 1, page: 0, failOn: 'error', limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
+    throw new ImageDecodeError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
   }
   checkPixels(label, meta.width, meta.height, maxPixels);
   return meta;
@@ -167,7 +167,7 @@ function toRgb(pipeline: sharp.Sharp): Promise<{ data: Buffer; info: sharp.Outpu
 
 function checkRgb(label: string, data: Buffer, info: sharp.OutputInfo): Uint8Array {
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
-    throw new ImageError(label, `could not convert to RGB (decoder gave ${info.channels} channels)`);
+    throw new ImageDecodeError(label, `could not convert to RGB (decoder gave ${info.channels} channels)`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
@@ -177,7 +177,7 @@ async function decodeWithSharp(bytes: Uint8Array, label: string, maxPixels: numb
   try {
     result = await toRgb(openWithSharp(bytes, maxPixels).autoOrient());
   } catch (err) {
-    throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
+    throw new ImageDecodeError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
   }
   const { data, info } = result;
   return { width: info.width, height: info.height, data: checkRgb(label, data, info) };
@@ -262,7 +262,7 @@ async function decodeResizedWithSharp(
     try {
       result = await toRgb(pipeline);
     } catch (err) {
-      throw new ImageError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
+      throw new ImageDecodeError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
     }
     const { data, info } = result;
     const rgb = checkRgb(label, data, info);

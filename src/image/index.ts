@@ -10,7 +10,7 @@ export { DECODE_BUDGET_PIXELS, decodeBudget, PixelBudget } from './budget.js';
 export type { PixelBudgetStats } from './budget.js';
 export { decodeImage, decodeResized } from './decode.js';
 export type { DecodeOptions, ResizedImage } from './decode.js';
-export { ImageError } from './errors.js';
+export { ImageDecodeError, InputTooLargeError } from './errors.js';
 export { DEFAULT_MAX_PIXELS, MAX_FILE_BYTES } from './limits.js';
 export { readImageStream } from './read.js';
 export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
@@ -28,7 +28,7 @@ export interface LoadImageTensorOptions {
   name?: string;
   /**
    * Largest image accepted (width × height as declared in its header): default DEFAULT_MAX_PIXELS
-   * (100 million), at most MAX_PIXELS (2^28). Larger images are an ImageError, before any decoding.
+   * (100 million), at most MAX_PIXELS (2^28). Larger images are an ImageDecodeError, before any decoding.
    */
   maxPixels?: number;
 }

@@ -5,7 +5,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /** Why a file could not be read, in words that follow its name ("x.jpg: is a named pipe …"). */
 export class FileReadProblem extends Error {
-  constructor(readonly problem: string, readonly errno?: string) {
+  constructor(readonly problem: string, readonly errno?: string, readonly tooLarge = false) {
     super(problem);
     this.name = 'FileReadProblem';
   }
@@ -63,7 +63,7 @@ export async function readRegularFile(path: string, maxBytes: number, noun = 'a 
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new FileReadProblem(notRegular(info, noun));
-    if (info.size > maxBytes) throw new FileReadProblem(`file too large (${info.size} bytes, the limit is ${maxBytes} bytes)`);
+    if (info.size > maxBytes) throw new FileReadProblem(`file too large (${info.size} bytes, the limit is ${maxBytes} bytes)`, undefined, true);
     const bytes = Buffer.allocUnsafe(info.size);
     let filled = 0;
     while (filled < bytes.length) {
