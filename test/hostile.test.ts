@@ -10,6 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/classifier.js';
 import { BIN, runMobilenet } from './helpers/child.js';
 import { buildSyntheticMobilenet } from './helpers/tflite-mobilenet.js';
+import { writeSparseRle8 } from './helpers/image-bmp.js';
+import { withDeclaredSize } from './helpers/image-png.js';
 import { makeZip } from './helpers/tflite-writer.js';
 import { modelPath, requireShared } from './helpers/shared.js';
 
@@ -157,4 +159,26 @@ describe.skipIf(!run)('classify - and --max-pixels', () => {
     expect((await runMobilenet(['classify', '--model', SMALL_MODEL(), '--max-pixels', '8000', photo])).code).toBe(0);
     expect((await runMobilenet(['classify', '--model', SMALL_MODEL(), '--max-pixels', '0', photo])).code).toBe(2);
   }, 30_000);
+});
+
+describe.skipIf(!run)('peak memory of a single-image classify, whatever the input', () => {
+  const cases: [string, () => Promise<Buffer> | Buffer, number][] = [
+    // Just under the default pixel limit: decoded for real.
+    ['an 800 KB RLE8 BMP of 10000×10000 pixels', () => writeSparseRle8(10_000, 10_000, 82 * 9_999 + 2), 0],
+    ['a PNG of 10000×10000 pixels', () => sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#4080c0' } }).png().toBuffer(), 0],
+    // Over it: refused by the header.
+    ['a 1 MiB RLE8 BMP declaring 16384×16384', () => writeSparseRle8(16_384, 16_384, 2 ** 20), 1],
+    ['a PNG declaring 30000×30000', async () => withDeclaredSize(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } }).png().toBuffer(), 30_000, 30_000), 1],
+  ];
+  for (const [what, make, code] of cases) {
+    it(`${what}: exit ${code}, peak RSS under 1 GiB`, async () => {
+      const file = join(dir, `${what.replace(/\W+/g, '_')}.${what.includes('PNG') ? 'png' : 'bmp'}`);
+      writeFileSync(file, await make());
+      const result = await runMobilenet(['classify', '--model', SMALL_MODEL(), file], { timeoutMs: 120_000 });
+      expect(result.code, result.stderr).toBe(code);
+      if (code === 1) expect(result.stderr).toMatch(/image too large .* the limit is 100000000; --max-pixels raises it/);
+      expect(result.maxRssMiB).toBeLessThan(1024);
+      console.log(`${what}: peak RSS ${result.maxRssMiB.toFixed(0)} MiB`);
+    }, 150_000);
+  }
 });
