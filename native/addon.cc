@@ -1,10 +1,24 @@
 // Thin N-API binding: supportedIsas(), class Model { run(), profile(), dispose(), isa, threads,
 // arenaBytes, scratchBytes }. All heavy lifting is in model.cc / ops/. Generic code (no ISA flags).
+//
+// Inference runs on the model's own executor thread (a FIFO of jobs), never in libuv's pool: queued
+// runs waiting for the model would otherwise hold libuv's 4 threads, and fs / dns / zlib / sharp
+// work would wait behind them. Results come back to the JS thread through a thread-safe function,
+// unref'd whenever no run is pending, so an idle model does not keep the process alive.
+//
+// Every entry point turns every C++ exception into a JS error (std::bad_alloc: "out of memory
+// while ..."); NODE_ADDON_API_CPP_EXCEPTIONS_ALL (CMakeLists.txt) is the backstop.
 #include <napi.h>
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "isa.h"
@@ -14,54 +28,202 @@ namespace {
 
 using mn::Model;
 
-class RunWorker : public Napi::AsyncWorker {
+// Runs f(); any C++ exception leaves as a Napi::Error naming what we were doing.
+template <class F>
+auto Guard(Napi::Env env, const char* doing, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, std::string("mobilenet native: out of memory while ") + doing);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::Error::New(env, std::string("mobilenet native: ") + e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("mobilenet native: ") + doing + " failed: " + e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, std::string("mobilenet native: ") + doing +
+                                    " failed (unknown C++ exception)");
+  }
+}
+
+// One queued run or profile.
+struct Job {
+  std::vector<float> input;
+  std::vector<float> output;
+  std::vector<double> millis;  // profile: the milliseconds of each step
+  bool profile = false;
+  napi_deferred deferred = nullptr;  // settled on the JS thread
+  std::string error;                 // non-empty: the run failed
+};
+
+class Executor;
+void Deliver(Napi::Env env, Napi::Function, Executor* self, Job* job);
+using Tsfn = Napi::TypedThreadSafeFunction<Executor, Job, Deliver>;
+
+// The model's executor: one thread taking jobs in FIFO order. Lifetime: shared by the JS wrapper
+// and the thread-safe function (whose finalizer joins the thread), so it outlives both the
+// wrapper's garbage collection and a dispose() with a run in flight.
+class Executor {
  public:
-  // profile: resolve with the milliseconds of each step (Float64Array) instead of the output.
-  RunWorker(Napi::Env env, std::shared_ptr<Model> model, std::vector<float> input, bool profile)
-      : Napi::AsyncWorker(env, "mobilenet:run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        model_(std::move(model)),
-        input_(std::move(input)),
-        stepMillis_(profile ? model_->stepCount() : 0) {}
-
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
+  // JS thread. Takes the model; starts the thread (throws if it cannot).
+  static std::shared_ptr<Executor> Start(Napi::Env env, std::unique_ptr<Model> model) {
+    std::shared_ptr<Executor> self = std::make_shared<Executor>();
+    self->model_ = std::move(model);
+    std::unique_ptr<std::shared_ptr<Executor>> holder(new std::shared_ptr<Executor>(self));
+    self->tsfn_ = Tsfn::New(env, "mobilenet:run", 0, 1, self.get(), Finalize, holder.get());
+    holder.release();  // owned by the thread-safe function now: freed by Finalize
+    self->tsfn_.Unref(env);
     try {
-      output_.resize(model_->outputSize());
-      std::lock_guard<std::mutex> lock(model_->mutex);
-      model_->run(input_.data(), output_.data(), stepMillis_.empty() ? nullptr : stepMillis_.data());
-    } catch (const std::exception& e) {
-      SetError(std::string("mobilenet native: inference failed: ") + e.what());
+      self->thread_ = std::thread(&Executor::Loop, self.get());
+    } catch (...) {
+      self->tsfn_.Release();  // Finalize runs later and frees everything
+      throw;
     }
+    return self;
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    model_.reset();
-    if (!stepMillis_.empty()) {
-      Napi::Float64Array millis = Napi::Float64Array::New(env, stepMillis_.size());
-      std::memcpy(millis.Data(), stepMillis_.data(), stepMillis_.size() * sizeof(double));
-      deferred_.Resolve(millis);
-      return;
+  // JS thread. Queues a job; returns its promise. Throws if the executor no longer takes jobs.
+  Napi::Value Submit(Napi::Env env, std::unique_ptr<Job> job) {
+    napi_value promise;
+    napi_deferred deferred;
+    NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+    job->deferred = deferred;
+    const char* refused = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) {
+        refused = "mobilenet native: model has been disposed";
+      } else {
+        try {
+          queue_.push_back(std::move(job));
+        } catch (const std::bad_alloc&) {
+          refused = "mobilenet native: out of memory while queueing a run";
+        }
+      }
     }
-    Napi::Float32Array out = Napi::Float32Array::New(env, output_.size());
-    std::memcpy(out.Data(), output_.data(), output_.size() * sizeof(float));
-    deferred_.Resolve(out);
+    if (refused != nullptr) {
+      // The promise exists: settle it rather than leave it pending forever.
+      napi_reject_deferred(env, deferred, Napi::Error::New(env, refused).Value());
+      return Napi::Value(env, promise);
+    }
+    cv_.notify_one();
+    if (pending_++ == 0 && !finalized_) tsfn_.Ref(env);
+    return Napi::Value(env, promise);
   }
 
-  void OnError(const Napi::Error& e) override {
-    model_.reset();
-    deferred_.Reject(e.Value());
+  // JS thread. dispose(): the queued runs are rejected now, the running one (if any) completes;
+  // then the thread frees the model and exits, and Finalize joins it.
+  void Dispose(Napi::Env env) {
+    std::deque<std::unique_ptr<Job>> dropped;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+      dropped.swap(queue_);
+    }
+    cv_.notify_one();
+    for (std::unique_ptr<Job>& job : dropped) {
+      const char* msg = "mobilenet native: model disposed before this run started";
+      napi_reject_deferred(env, job->deferred, Napi::Error::New(env, msg).Value());
+    }
+    pending_ -= dropped.size();
+    if (pending_ == 0 && !finalized_) tsfn_.Unref(env);
+  }
+
+  // Any thread. The wrapper is gone (garbage collected): no new jobs can come, the queued ones
+  // still run and settle, then the thread exits.
+  void Detach() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_one();
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  std::shared_ptr<Model> model_;
-  std::vector<float> input_;
-  std::vector<float> output_;
-  std::vector<double> stepMillis_;
+  friend void Deliver(Napi::Env env, Napi::Function, Executor* self, Job* job);
+
+  void Loop() {
+    for (;;) {
+      std::unique_ptr<Job> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) break;  // closing, nothing left
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      Execute(*job);
+      // Fails only while the environment shuts down: nobody waits for the answer then.
+      if (tsfn_.NonBlockingCall(job.get()) == napi_ok) job.release();
+    }
+    model_.reset();  // the weights and the arena go now; the pool's workers are joined
+    tsfn_.Release();
+  }
+
+  void Execute(Job& job) {
+    try {
+      job.output.resize(model_->outputSize());
+      if (job.profile) job.millis.resize(model_->stepCount());
+      model_->run(job.input.data(), job.output.data(), job.profile ? job.millis.data() : nullptr);
+    } catch (const std::bad_alloc&) {
+      job.error = "mobilenet native: out of memory while running inference";
+    } catch (const std::exception& e) {
+      job.error = std::string("mobilenet native: inference failed: ") + e.what();
+    } catch (...) {
+      job.error = "mobilenet native: inference failed (unknown C++ exception)";
+    }
+  }
+
+  // JS thread, once the thread has released the function — or at environment teardown, when the
+  // thread may still be running: it is stopped after its current job and joined either way.
+  static void Finalize(Napi::Env, std::shared_ptr<Executor>* holder, Executor* self) {
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->closing_ = true;
+      self->queue_.clear();  // teardown only (empty otherwise): their promises die with the env
+    }
+    self->cv_.notify_one();
+    if (self->thread_.joinable()) self->thread_.join();
+    self->finalized_ = true;
+    delete holder;
+  }
+
+  std::unique_ptr<Model> model_;  // used by the thread only once it runs
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Job>> queue_;  // guarded by mu_
+  bool closing_ = false;                    // guarded by mu_: no new jobs, exit when drained
+  std::thread thread_;
+  Tsfn tsfn_;
+  size_t pending_ = 0;      // JS thread: promises not settled yet (the function is ref'd while > 0)
+  bool finalized_ = false;  // JS thread
 };
+
+// JS thread: settles a finished job's promise. env is null when the environment is shutting down.
+void Deliver(Napi::Env env, Napi::Function, Executor* self, Job* raw) {
+  std::unique_ptr<Job> job(raw);
+  if (static_cast<napi_env>(env) == nullptr) return;
+  try {
+    if (!job->error.empty()) {
+      napi_reject_deferred(env, job->deferred, Napi::Error::New(env, job->error).Value());
+    } else if (job->profile) {
+      Napi::Float64Array millis = Napi::Float64Array::New(env, job->millis.size());
+      std::memcpy(millis.Data(), job->millis.data(), job->millis.size() * sizeof(double));
+      napi_resolve_deferred(env, job->deferred, millis);
+    } else {
+      Napi::Float32Array out = Napi::Float32Array::New(env, job->output.size());
+      std::memcpy(out.Data(), job->output.data(), job->output.size() * sizeof(float));
+      napi_resolve_deferred(env, job->deferred, out);
+    }
+  } catch (const Napi::Error& e) {
+    napi_reject_deferred(env, job->deferred, e.Value());
+  } catch (const std::exception& e) {
+    const std::string msg = std::string("mobilenet native: cannot return the result: ") + e.what();
+    napi_reject_deferred(env, job->deferred, Napi::Error::New(env, msg).Value());
+  }
+  if (--self->pending_ == 0 && !self->finalized_) self->tsfn_.Unref(env);
+}
 
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
@@ -79,12 +241,21 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
 
   explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+    Guard(info.Env(), "creating the model", [&] { Construct(info); });
+  }
+
+  ~ModelWrap() override {
+    if (executor_) executor_->Detach();
+  }
+
+ private:
+  void Construct(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info.IsConstructCall()) throw Napi::TypeError::New(env, "Model must be called with new");
     if (info.Length() < 1 || !info[0].IsObject())
       throw Napi::TypeError::New(env, "new Model(plan, options): plan must be an object");
     size_t threads = 1;
-    const mn::Kernels* kernels = mn::supported_kernels().front();
+    const mn::Kernels* kernels = nullptr;
     if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
       if (!info[1].IsObject())
         throw Napi::TypeError::New(env, "new Model(plan, options): options must be an object");
@@ -104,28 +275,29 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         if (kernels == nullptr) throw Napi::Error::New(env, "mobilenet native: " + error);
       }
     }
-    try {
-      model_ = std::make_shared<Model>(env, info[0].As<Napi::Object>(), kernels, threads);
-    } catch (const std::bad_alloc&) {
-      throw Napi::Error::New(env, "mobilenet native: out of memory while loading the plan");
-    } catch (const std::system_error& e) {
-      throw Napi::Error::New(env, std::string("mobilenet native: cannot start threads: ") +
-                                      e.what());
-    }
-    isa_ = model_->isa();
-    threads_ = model_->threads();
-    arenaBytes_ = model_->arenaBytes();
-    scratchBytes_ = model_->scratchBytes();
-    inputSize_ = model_->inputSize();
+    // Throws (std::invalid_argument) when MOBILENET_ISA names nothing this CPU can run.
+    if (kernels == nullptr) kernels = mn::supported_kernels().front();
+    std::unique_ptr<Model> model(new Model(env, info[0].As<Napi::Object>(), kernels, threads));
+    isa_ = model->isa();
+    threads_ = model->threads();
+    arenaBytes_ = model->arenaBytes();
+    scratchBytes_ = model->scratchBytes();
+    inputSize_ = model->inputSize();
+    executor_ = Executor::Start(env, std::move(model));
   }
 
- private:
-  Napi::Value Run(const Napi::CallbackInfo& info) { return Queue(info, false); }
-  Napi::Value Profile(const Napi::CallbackInfo& info) { return Queue(info, true); }
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), "queueing a run", [&] { return Queue(info, false); });
+  }
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), "queueing a profile run", [&] { return Queue(info, true); });
+  }
 
+  // Argument errors throw synchronously (TypeError); src/engine/native.ts turns them into
+  // rejections. Inference errors reject the promise.
   Napi::Value Queue(const Napi::CallbackInfo& info, bool profile) {
     Napi::Env env = info.Env();
-    if (!model_) throw Napi::Error::New(env, "mobilenet native: model has been disposed");
+    if (disposed_) throw Napi::Error::New(env, "mobilenet native: model has been disposed");
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
         info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
       throw Napi::TypeError::New(env, "run(input): input must be a Float32Array");
@@ -134,17 +306,19 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       throw Napi::TypeError::New(env, "run(input): input has " +
                                           std::to_string(in.ElementLength()) +
                                           " floats, expected " + std::to_string(inputSize_));
-    std::vector<float> copy(in.Data(), in.Data() + inputSize_);
-    RunWorker* worker = new RunWorker(env, model_, std::move(copy), profile);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    std::unique_ptr<Job> job(new Job());
+    job->input.assign(in.Data(), in.Data() + inputSize_);
+    job->profile = profile;
+    return executor_->Submit(env, std::move(job));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    // Pending runs keep their own reference; the memory goes when the last one finishes.
-    model_.reset();
-    return info.Env().Undefined();
+    Napi::Env env = info.Env();
+    if (!disposed_) {
+      disposed_ = true;
+      Guard(env, "disposing the model", [&] { executor_->Dispose(env); });
+    }
+    return env.Undefined();
   }
 
   Napi::Value Isa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isa_); }
@@ -158,16 +332,20 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return Napi::Number::New(info.Env(), static_cast<double>(scratchBytes_));
   }
 
-  std::shared_ptr<Model> model_;
+  std::shared_ptr<Executor> executor_;
+  bool disposed_ = false;
   std::string isa_;
   size_t threads_ = 1, arenaBytes_ = 0, scratchBytes_ = 0, inputSize_ = 0;
 };
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
-  const std::vector<const mn::Kernels*> list = mn::supported_kernels();
-  Napi::Array out = Napi::Array::New(info.Env(), list.size());
-  for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, Napi::String::New(info.Env(), list[i]->name));
-  return out;
+  Napi::Env env = info.Env();
+  return Guard(env, "listing the instruction sets", [&] {
+    const std::vector<const mn::Kernels*> list = mn::supported_kernels();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, Napi::String::New(env, list[i]->name));
+    return out;
+  });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

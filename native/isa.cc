@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 namespace mn {
 namespace {
@@ -17,6 +18,20 @@ const Kernels kNeon = {"neon", kNeonMR, kNeonNR, kNeonCB, gemm_neon, igemm_neon,
 #endif
 
 const char* const kKnownNames[] = {"avx512", "avx2", "neon", "scalar"};
+
+bool is_known(const std::string& name) {
+  for (const char* known : kKnownNames)
+    if (name == known) return true;
+  return false;
+}
+
+std::string names(const std::vector<const Kernels*>& list) {
+  std::string out;
+  for (const Kernels* k : list) out += std::string(out.empty() ? "" : ", ") + k->name;
+  return out;
+}
+
+}  // namespace
 
 std::vector<const Kernels*> hardware_kernels() {
   std::vector<const Kernels*> list;
@@ -37,32 +52,40 @@ std::vector<const Kernels*> hardware_kernels() {
   return list;
 }
 
-}  // namespace
-
 std::vector<const Kernels*> supported_kernels() {
   std::vector<const Kernels*> list = hardware_kernels();
   const char* forced = std::getenv("MOBILENET_ISA");
-  if (forced != nullptr && *forced != '\0') {
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (std::strcmp(list[i]->name, forced) == 0) {
-        list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(i));
-        break;
-      }
+  if (forced == nullptr || *forced == '\0') return list;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (std::strcmp(list[i]->name, forced) == 0) {
+      list.erase(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(i));
+      return list;
     }
   }
-  return list;
+  const std::string name(forced);
+  throw std::invalid_argument(
+      "MOBILENET_ISA='" + name + "' is " +
+      (is_known(name) ? "not supported on this CPU" : "not a known instruction set") +
+      " (valid on this CPU: " + names(list) + ")");
 }
 
 const Kernels* find_kernels(const std::string& name, std::string* error) {
-  for (const Kernels* k : supported_kernels())
+  const std::vector<const Kernels*> list = supported_kernels();
+  for (const Kernels* k : list)
     if (name == k->name) return k;
-  for (const char* known : kKnownNames) {
-    if (name == known) {
-      *error = "isa '" + name + "' is not supported on this CPU (or disabled by MOBILENET_ISA)";
-      return nullptr;
-    }
+  const char* env = std::getenv("MOBILENET_ISA");
+  const bool capped = env != nullptr && *env != '\0' && list.size() < hardware_kernels().size();
+  if (!is_known(name)) {
+    *error = "unknown isa '" + name + "' (valid: " + names(list) + ")";
+  } else if (capped) {
+    bool onCpu = false;
+    for (const Kernels* k : hardware_kernels()) onCpu = onCpu || name == k->name;
+    const std::string why =
+        onCpu ? "disabled by MOBILENET_ISA=" + std::string(env) : "not supported on this CPU";
+    *error = "isa '" + name + "' is " + why + " (valid: " + names(list) + ")";
+  } else {
+    *error = "isa '" + name + "' is not supported on this CPU (valid: " + names(list) + ")";
   }
-  *error = "unknown isa '" + name + "' (expected one of avx512, avx2, neon, scalar)";
   return nullptr;
 }
 

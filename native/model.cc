@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <string>
+#include <system_error>
 
 #include <napi.h>
-
-#include <cmath>
-#include <cstring>
-#include <string>
 
 namespace mn {
 namespace {
@@ -16,6 +18,29 @@ namespace {
 // Every size in a plan must be below this, and so must every product we form from them.
 const double kMaxDim = 2147483647.0;
 const size_t kMaxElems = size_t(1) << 34;
+
+// What a plan may ask the addon to allocate (a plan is data: an absurd one must be an error, not
+// terabytes of allocation). MobileNet v2 1.0 224 needs 2.8 MiB of activations, 14 MiB of weights.
+const size_t kMaxActivationBytes = size_t(1) << 30;  // arena + per-thread scratch + zero row
+const size_t kMaxWeightBytes = size_t(1) << 30;      // packed weights of all steps
+
+// "762.9 MiB", "1 GiB", "9.25 GiB".
+std::string mib(size_t bytes) {
+  const size_t GiB = size_t(1) << 30;
+  char buf[64];
+  if (bytes >= GiB && bytes % GiB == 0)
+    std::snprintf(buf, sizeof buf, "%zu GiB", bytes / GiB);
+  else if (bytes >= GiB)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", (double)bytes / (double)GiB);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+  return buf;
+}
+
+[[noreturn]] void out_of_memory(Napi::Env env, const std::string& what, size_t bytes) {
+  throw Napi::Error::New(env, "mobilenet native: out of memory while allocating " + what + " (" +
+                                  mib(bytes) + ")");
+}
 
 class PlanReader {
  public:
@@ -106,6 +131,10 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   output_ = top.uint(plan, "output");
   outputSize_ = top.uint(plan, "outputSize", 1);
   const size_t arenaSize = top.uint(plan, "arenaSize", 1);
+  if (arenaSize > kMaxActivationBytes / sizeof(float))
+    top.fail("arenaSize " + std::to_string(arenaSize) + " floats (" +
+             mib(arenaSize * sizeof(float)) + ") exceeds the " + mib(kMaxActivationBytes) +
+             " limit on activation memory (arena + scratch)");
   check_range(top, input_, top.mul({inputH_, inputW_, inputC_}), arenaSize, "input");
   check_range(top, output_, outputSize_, arenaSize, "output");
 
@@ -118,6 +147,14 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
 
   const size_t nr = kernels->gemm_nr, cb = kernels->dw_cb;
   size_t maxScratch = 0, maxZero = 0, maxShared = 0;
+  // Packed weights so far, checked against kMaxWeightBytes before each packing allocates.
+  size_t weightFloats = 0;
+  auto addWeights = [&](const PlanReader& rr, size_t floats) {
+    weightFloats = checked_add(weightFloats, floats);
+    if (weightFloats > kMaxWeightBytes / sizeof(float))
+      rr.fail("the packed weights need more than the " + mib(kMaxWeightBytes) +
+              " limit on weights");
+  };
   for (uint32_t i = 0; i < n; ++i) {
     const Napi::Value sv = steps.Get(i);
     PlanReader r0(env, "step " + std::to_string(i));
@@ -127,147 +164,188 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     const std::string op = opV.IsString() ? opV.As<Napi::String>().Utf8Value() : std::string();
     PlanReader r(env, "step " + std::to_string(i) + " (" + (op.empty() ? "?" : op) + ")");
     StepDesc& s = steps_[i];
-    s.act0 = s.act1 = s.act2 = act_from_code(0);
-    s.input = r.uint(o, "input");
-    s.output = r.uint(o, "output");
-    size_t inSize = 0, outSize = 0;
+    try {
+      s.act0 = s.act1 = s.act2 = act_from_code(0);
+      s.input = r.uint(o, "input");
+      s.output = r.uint(o, "output");
+      size_t inSize = 0, outSize = 0;
 
-    if (op == "conv2d") {
-      s.op = OpType::Conv2d;
-      read_spatial(r, o, &s);
-      s.kernel = r.uint(o, "kernel", 1);
-      check_pad(r, s, s.kernel);
-      s.inC = r.uint(o, "inC", 1);
-      s.outC = r.uint(o, "outC", 1);
-      s.act0 = act_from_code(r.act(o));
-      const size_t K = r.mul({s.kernel, s.kernel, s.inC});
-      const float* w = r.floats(o, "weights", r.mul({s.outC, K}));
-      const float* b = r.floats(o, "bias", s.outC);
-      pack_gemm(w, b, s.outC, K, nr, &s.w0);
-      plan_conv2d(&s);
-      inSize = r.mul({s.inH, s.inW, s.inC});
-      outSize = r.mul({s.outH, s.outW, s.outC});
-    } else if (op == "depthwise") {
-      s.op = OpType::Depthwise;
-      read_spatial(r, o, &s);
-      s.kernel = r.uint(o, "kernel", 1);
-      check_pad(r, s, s.kernel);
-      s.inC = s.outC = r.uint(o, "channels", 1);
-      s.act0 = act_from_code(r.act(o));
-      const float* w = r.floats(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
-      const float* b = r.floats(o, "bias", s.inC);
-      if (s.kernel == 3) {
-        pack_dw3x3(w, b, s.inC, cb, &s.w0);
+      if (op == "conv2d") {
+        s.op = OpType::Conv2d;
+        read_spatial(r, o, &s);
+        s.kernel = r.uint(o, "kernel", 1);
+        check_pad(r, s, s.kernel);
+        s.inC = r.uint(o, "inC", 1);
+        s.outC = r.uint(o, "outC", 1);
+        s.act0 = act_from_code(r.act(o));
+        const size_t K = r.mul({s.kernel, s.kernel, s.inC});
+        const float* w = r.floats(o, "weights", r.mul({s.outC, K}));
+        const float* b = r.floats(o, "bias", s.outC);
+        addWeights(r, packed_gemm_floats(s.outC, K, nr));
+        pack_gemm(w, b, s.outC, K, nr, &s.w0);
+        plan_conv2d(&s);
+        inSize = r.mul({s.inH, s.inW, s.inC});
+        outSize = r.mul({s.outH, s.outW, s.outC});
+      } else if (op == "depthwise") {
+        s.op = OpType::Depthwise;
+        read_spatial(r, o, &s);
+        s.kernel = r.uint(o, "kernel", 1);
+        check_pad(r, s, s.kernel);
+        s.inC = s.outC = r.uint(o, "channels", 1);
+        s.act0 = act_from_code(r.act(o));
+        const float* w = r.floats(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
+        const float* b = r.floats(o, "bias", s.inC);
+        if (s.kernel == 3) {
+          addWeights(r, packed_dw3x3_floats(s.inC, cb));
+          pack_dw3x3(w, b, s.inC, cb, &s.w0);
+        } else {
+          addWeights(r, checked_add(checked_mul({s.kernel, s.kernel, s.inC}), s.inC));
+          s.w0.reset(checked_mul({s.kernel, s.kernel, s.inC}));
+          std::memcpy(s.w0.data(), w, s.w0.size() * sizeof(float));
+          s.bias.reset(s.inC);
+          std::memcpy(s.bias.data(), b, s.inC * sizeof(float));
+        }
+        inSize = r.mul({s.inH, s.inW, s.inC});
+        outSize = r.mul({s.outH, s.outW, s.inC});
+      } else if (op == "pointwise") {
+        s.op = OpType::Pointwise;
+        s.inH = s.outH = r.uint(o, "h", 1);
+        s.inW = s.outW = r.uint(o, "w", 1);
+        s.inC = r.uint(o, "inC", 1);
+        s.outC = r.uint(o, "outC", 1);
+        s.act0 = act_from_code(r.act(o));
+        const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
+        const float* b = r.floats(o, "bias", s.outC);
+        addWeights(r, packed_gemm_floats(s.outC, s.inC, nr));
+        pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+        inSize = r.mul({s.inH, s.inW, s.inC});
+        outSize = r.mul({s.inH, s.inW, s.outC});
+      } else if (op == "bottleneck") {
+        s.op = OpType::Bottleneck;
+        read_spatial(r, o, &s);
+        s.kernel = 3;
+        check_pad(r, s, 3);
+        s.inC = r.uint(o, "inC", 1);
+        s.expandC = r.uint(o, "expandC", 1);
+        s.outC = r.uint(o, "outC", 1);
+        s.residual = o.Get("residual").ToBoolean().Value();
+        const Napi::Value ev = o.Get("expand");
+        s.hasExpand = !(ev.IsNull() || ev.IsUndefined());
+        if (s.hasExpand) {
+          if (!ev.IsObject()) r.fail("'expand' must be an object or null");
+          const Napi::Object e = ev.As<Napi::Object>();
+          PlanReader re(env, "step " + std::to_string(i) + " (bottleneck expand)");
+          s.act0 = act_from_code(re.act(e));
+          const float* w = re.floats(e, "weights", re.mul({s.expandC, s.inC}));
+          const float* b = re.floats(e, "bias", s.expandC);
+          addWeights(re, packed_gemm_floats(s.expandC, s.inC, nr));
+          pack_gemm(w, b, s.expandC, s.inC, nr, &s.w0);
+        } else if (s.expandC != s.inC) {
+          r.fail("expand is null but expandC != inC");
+        }
+        {
+          PlanReader rd(env, "step " + std::to_string(i) + " (bottleneck depthwise)");
+          const Napi::Object d = r.object(o, "depthwise");
+          s.act1 = act_from_code(rd.act(d));
+          const float* w = rd.floats(d, "weights", rd.mul({9, s.expandC}));
+          const float* b = rd.floats(d, "bias", s.expandC);
+          addWeights(rd, packed_dw3x3_floats(s.expandC, cb));
+          pack_dw3x3(w, b, s.expandC, cb, &s.w1);
+        }
+        {
+          PlanReader rp(env, "step " + std::to_string(i) + " (bottleneck project)");
+          const Napi::Object p = r.object(o, "project");
+          s.act2 = act_from_code(rp.act(p));
+          const float* w = rp.floats(p, "weights", rp.mul({s.outC, s.expandC}));
+          const float* b = rp.floats(p, "bias", s.outC);
+          addWeights(rp, packed_gemm_floats(s.outC, s.expandC, nr));
+          pack_gemm(w, b, s.outC, s.expandC, nr, &s.w2);
+        }
+        if (s.residual &&
+            (s.stride != 1 || s.inC != s.outC || s.inH != s.outH || s.inW != s.outW))
+          r.fail("residual needs stride 1 and identical input/output shapes");
+        inSize = r.mul({s.inH, s.inW, s.inC});
+        outSize = r.mul({s.outH, s.outW, s.outC});
+        r.mul({s.inW, s.expandC, s.outH, 3});  // bounds the band buffers
+        plan_bottleneck(&s, threads == 0 ? 1 : threads);
+      } else if (op == "avgpool") {
+        s.op = OpType::AvgPool;
+        s.inH = r.uint(o, "h", 1);
+        s.inW = r.uint(o, "w", 1);
+        s.inC = s.outC = r.uint(o, "channels", 1);
+        inSize = r.mul({s.inH, s.inW, s.inC});
+        outSize = s.inC;
+      } else if (op == "fc") {
+        s.op = OpType::Fc;
+        s.inC = r.uint(o, "inC", 1);
+        s.outC = r.uint(o, "outC", 1);
+        const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
+        const float* b = r.floats(o, "bias", s.outC);
+        addWeights(r, packed_gemm_floats(s.outC, s.inC, nr));
+        pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+        inSize = s.inC;
+        outSize = s.outC;
+      } else if (op == "softmax") {
+        s.op = OpType::Softmax;
+        s.inC = s.outC = r.uint(o, "n", 1);
+        inSize = outSize = s.inC;
       } else {
-        s.w0.reset(s.kernel * s.kernel * s.inC);
-        std::memcpy(s.w0.data(), w, s.w0.size() * sizeof(float));
-        s.bias.reset(s.inC);
-        std::memcpy(s.bias.data(), b, s.inC * sizeof(float));
+        r.fail("unknown op");
       }
-      inSize = r.mul({s.inH, s.inW, s.inC});
-      outSize = r.mul({s.outH, s.outW, s.inC});
-    } else if (op == "pointwise") {
-      s.op = OpType::Pointwise;
-      s.inH = s.outH = r.uint(o, "h", 1);
-      s.inW = s.outW = r.uint(o, "w", 1);
-      s.inC = r.uint(o, "inC", 1);
-      s.outC = r.uint(o, "outC", 1);
-      s.act0 = act_from_code(r.act(o));
-      const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
-      const float* b = r.floats(o, "bias", s.outC);
-      pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
-      inSize = r.mul({s.inH, s.inW, s.inC});
-      outSize = r.mul({s.inH, s.inW, s.outC});
-    } else if (op == "bottleneck") {
-      s.op = OpType::Bottleneck;
-      read_spatial(r, o, &s);
-      s.kernel = 3;
-      check_pad(r, s, 3);
-      s.inC = r.uint(o, "inC", 1);
-      s.expandC = r.uint(o, "expandC", 1);
-      s.outC = r.uint(o, "outC", 1);
-      s.residual = o.Get("residual").ToBoolean().Value();
-      const Napi::Value ev = o.Get("expand");
-      s.hasExpand = !(ev.IsNull() || ev.IsUndefined());
-      if (s.hasExpand) {
-        if (!ev.IsObject()) r.fail("'expand' must be an object or null");
-        const Napi::Object e = ev.As<Napi::Object>();
-        PlanReader re(env, "step " + std::to_string(i) + " (bottleneck expand)");
-        s.act0 = act_from_code(re.act(e));
-        const float* w = re.floats(e, "weights", re.mul({s.expandC, s.inC}));
-        const float* b = re.floats(e, "bias", s.expandC);
-        pack_gemm(w, b, s.expandC, s.inC, nr, &s.w0);
-      } else if (s.expandC != s.inC) {
-        r.fail("expand is null but expandC != inC");
-      }
-      {
-        PlanReader rd(env, "step " + std::to_string(i) + " (bottleneck depthwise)");
-        const Napi::Object d = r.object(o, "depthwise");
-        s.act1 = act_from_code(rd.act(d));
-        const float* w = rd.floats(d, "weights", rd.mul({9, s.expandC}));
-        const float* b = rd.floats(d, "bias", s.expandC);
-        pack_dw3x3(w, b, s.expandC, cb, &s.w1);
-      }
-      {
-        PlanReader rp(env, "step " + std::to_string(i) + " (bottleneck project)");
-        const Napi::Object p = r.object(o, "project");
-        s.act2 = act_from_code(rp.act(p));
-        const float* w = rp.floats(p, "weights", rp.mul({s.outC, s.expandC}));
-        const float* b = rp.floats(p, "bias", s.outC);
-        pack_gemm(w, b, s.outC, s.expandC, nr, &s.w2);
-      }
-      if (s.residual &&
-          (s.stride != 1 || s.inC != s.outC || s.inH != s.outH || s.inW != s.outW))
-        r.fail("residual needs stride 1 and identical input/output shapes");
-      inSize = r.mul({s.inH, s.inW, s.inC});
-      outSize = r.mul({s.outH, s.outW, s.outC});
-      r.mul({s.inW, s.expandC, s.outH, 3});  // bounds the band buffers
-      plan_bottleneck(&s, threads == 0 ? 1 : threads);
-    } else if (op == "avgpool") {
-      s.op = OpType::AvgPool;
-      s.inH = r.uint(o, "h", 1);
-      s.inW = r.uint(o, "w", 1);
-      s.inC = s.outC = r.uint(o, "channels", 1);
-      inSize = r.mul({s.inH, s.inW, s.inC});
-      outSize = s.inC;
-    } else if (op == "fc") {
-      s.op = OpType::Fc;
-      s.inC = r.uint(o, "inC", 1);
-      s.outC = r.uint(o, "outC", 1);
-      const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
-      const float* b = r.floats(o, "bias", s.outC);
-      pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
-      inSize = s.inC;
-      outSize = s.outC;
-    } else if (op == "softmax") {
-      s.op = OpType::Softmax;
-      s.inC = s.outC = r.uint(o, "n", 1);
-      inSize = outSize = s.inC;
-    } else {
-      r.fail("unknown op");
+      check_range(r, s.input, inSize, arenaSize, "input");
+      check_range(r, s.output, outSize, arenaSize, "output");
+      if (s.input < s.output + outSize && s.output < s.input + inSize)
+        r.fail("output overlaps input");
+      const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);
+      maxShared = hf > maxShared ? hf : maxShared;
+      maxScratch = sf > maxScratch ? sf : maxScratch;
+      maxZero = zf > maxZero ? zf : maxZero;
+    } catch (const SizeOverflow&) {
+      r.fail("sizes overflow (shapes too large)");
+    } catch (const std::bad_alloc&) {
+      out_of_memory(env, "the weights of step " + std::to_string(i),
+                    weightFloats * sizeof(float));
     }
-    check_range(r, s.input, inSize, arenaSize, "input");
-    check_range(r, s.output, outSize, arenaSize, "output");
-    if (s.input < s.output + outSize && s.output < s.input + inSize)
-      r.fail("output overlaps input");
-    const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);
-    maxShared = hf > maxShared ? hf : maxShared;
-    maxScratch = sf > maxScratch ? sf : maxScratch;
-    maxZero = zf > maxZero ? zf : maxZero;
   }
 
   if (threads == 0) threads = 1;
-  arena_.reset(arenaSize);
-  zero_.reset(maxZero == 0 ? 1 : maxZero);
   // One block: each thread's scratch at a 64-byte aligned stride, and the shared buffer of wide
   // steps over the same floats (a step uses one or the other, and steps run one at a time).
-  const size_t stride = (maxScratch + 15) / 16 * 16;
-  const size_t blockFloats = std::max(threads * stride, maxShared);
-  if (blockFloats > 0) scratch_.reset(blockFloats);
-  scratchPtrs_.resize(threads);
+  size_t stride = 0, blockFloats = 0, zeroFloats = 0;
+  try {
+    stride = checked_add(maxScratch, 15) / 16 * 16;
+    blockFloats = std::max(checked_mul(threads, stride), maxShared);
+    zeroFloats = maxZero == 0 ? 1 : maxZero;
+    const size_t total = checked_add(checked_add(arenaSize, blockFloats), zeroFloats);
+    if (total > kMaxActivationBytes / sizeof(float)) throw SizeOverflow();
+  } catch (const SizeOverflow&) {
+    top.fail("activation memory (arena " + mib(arenaSize * sizeof(float)) + " + scratch " +
+             (blockFloats != 0 ? mib(blockFloats * sizeof(float)) : std::string("?")) + " for " +
+             std::to_string(threads) + " thread(s) + zero row) exceeds the " +
+             mib(kMaxActivationBytes) + " limit on activation memory");
+  }
+  try {
+    arena_.reset(arenaSize);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(env, "the activation arena", arenaSize * sizeof(float));
+  }
+  try {
+    zero_.reset(zeroFloats);
+    if (blockFloats > 0) scratch_.reset(blockFloats);
+    scratchPtrs_.resize(threads);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(env, "the kernel scratch", (blockFloats + zeroFloats) * sizeof(float));
+  }
   for (size_t t = 0; t < threads; ++t) scratchPtrs_[t] = maxScratch > 0 ? scratch_.data() + t * stride : nullptr;
   scratchBytes_ = blockFloats * sizeof(float);
-  pool_.reset(new ThreadPool(threads));
+  try {
+    pool_.reset(new ThreadPool(threads));
+  } catch (const std::bad_alloc&) {
+    out_of_memory(env, "the thread pool", threads * sizeof(std::thread));
+  } catch (const std::system_error& e) {
+    throw Napi::Error::New(env, "mobilenet native: cannot start " + std::to_string(threads - 1) +
+                                    " worker thread(s): " + e.what());
+  }
 }
 
 void Model::run(const float* input, float* output, double* stepMillis) {

@@ -1,11 +1,10 @@
 // A compiled plan: repacked weights, the activation arena, per-thread scratch and the thread pool,
-// all allocated once at construction. run() executes the whole plan; callers serialise run()
-// with `mutex` (the arena and scratch are shared state).
+// all allocated once at construction. run() executes the whole plan; one run at a time (the arena
+// and scratch are shared state): the addon runs them all on the model's executor thread.
 #pragma once
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,11 +19,14 @@ namespace mn {
 
 class Model {
  public:
-  // Parses and validates `plan` (throws Napi::Error naming the step on any inconsistency),
-  // repacks every weight for `kernels`, allocates arena + scratch, starts threads-1 workers.
+  // Parses and validates `plan` (throws Napi::Error naming the step on any inconsistency, on sizes
+  // that overflow or exceed the limits — 1 GiB of activations, 1 GiB of packed weights — and on a
+  // failed allocation: "out of memory while allocating ..."), repacks every weight for `kernels`,
+  // allocates arena + scratch, starts threads-1 workers (Napi::Error if they cannot be started;
+  // none is left running then).
   Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads);
 
-  // input: inputSize() floats; output: outputSize() floats. Caller holds `mutex`.
+  // input: inputSize() floats; output: outputSize() floats. Not reentrant: one call at a time.
   // stepMillis, when given, receives the wall time of each step (stepCount() values).
   void run(const float* input, float* output, double* stepMillis = nullptr);
 
@@ -35,8 +37,6 @@ class Model {
   size_t scratchBytes() const { return scratchBytes_; }
   size_t threads() const { return pool_->size(); }
   const char* isa() const { return kernels_->name; }
-
-  std::mutex mutex;
 
  private:
   const Kernels* kernels_;

@@ -25,15 +25,27 @@ inline size_t lo(uint64_t v) { return (size_t)(v & 0xFFFFFFFFu); }
 inline size_t hi(uint64_t v) { return (size_t)(v >> 32); }
 }  // namespace
 
-ThreadPool::ThreadPool(size_t threads)
+ThreadPool::ThreadPool(size_t threads, SpawnHook hook)
     : size_(threads == 0 ? 1 : threads), slots_(new Slot[threads == 0 ? 1 : threads]) {
   const unsigned hw = std::thread::hardware_concurrency();
   spin_ = (hw == 0 || size_ <= hw) ? kSpinIterations : 0;
   workers_.reserve(size_ - 1);
-  for (size_t t = 1; t < size_; ++t) workers_.emplace_back(&ThreadPool::worker, this, t);
+  try {
+    for (size_t t = 1; t < size_; ++t) {
+      if (hook != nullptr) hook(t);
+      workers_.emplace_back(&ThreadPool::worker, this, t);
+    }
+  } catch (...) {
+    // The destructor will not run: without this, the joinable threads in workers_ would
+    // std::terminate, and the started workers would still wait on the condition variable.
+    shutdown();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { shutdown(); }
+
+void ThreadPool::shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true, std::memory_order_release);
@@ -41,6 +53,7 @@ ThreadPool::~ThreadPool() {
   }
   start_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 bool ThreadPool::claim_front(size_t tid, size_t* b, size_t* e) {

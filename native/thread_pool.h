@@ -25,7 +25,14 @@ class ThreadPool {
   // fn(ctx, tid, begin, end): process items [begin, end) on thread tid (tid < size()).
   typedef void (*RangeFn)(void* ctx, size_t tid, size_t begin, size_t end);
 
-  explicit ThreadPool(size_t threads);
+  // Called before each worker thread is started (tid 1 .. threads-1); may throw. Tests use it to
+  // make a thread start fail at a chosen tid; production passes nullptr.
+  typedef void (*SpawnHook)(size_t tid);
+
+  // Starts threads-1 workers. If a thread cannot be started (std::system_error from std::thread,
+  // e.g. a process thread limit, or whatever `hook` throws), the workers already started are
+  // stopped and joined, and the exception propagates: a failed construction leaves no thread behind.
+  explicit ThreadPool(size_t threads, SpawnHook hook = nullptr);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -51,6 +58,7 @@ class ThreadPool {
   };
 
   void worker(size_t tid);
+  void shutdown();        // stops and joins every started worker
   void work(size_t tid);  // claims and runs chunks until no thread has items left
   bool claim_front(size_t tid, size_t* b, size_t* e);
   bool steal(size_t tid, size_t* b, size_t* e);

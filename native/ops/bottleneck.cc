@@ -30,19 +30,25 @@ const size_t kWideMinWeights = 128 * 1024;
 }
 
 void plan_bottleneck(StepDesc* s, size_t threads) {
-  const size_t weights = (s->hasExpand ? s->inC * s->expandC : 0) + s->expandC * s->outC;
-  const size_t wideFloats = (s->hasExpand ? s->inH * s->inW * s->expandC : 0) + s->outH * s->outW * s->expandC;
-  s->wide = threads > 1 && s->outH * s->outW <= kWideMaxPixels && weights >= kWideMinWeights &&
-            wideFloats <= threads * kBandBudgetFloats;
-  const size_t expRow = s->inW * s->expandC;
-  const size_t dwRow = s->outW * s->expandC;
-  size_t r = s->outH;
+  // Checked arithmetic: a wrapped-around size here would pick wide mode with too small a buffer.
+  const size_t weights = checked_add(s->hasExpand ? checked_mul(s->inC, s->expandC) : 0,
+                                     checked_mul(s->expandC, s->outC));
+  const size_t wideFloats =
+      checked_add(s->hasExpand ? checked_mul({s->inH, s->inW, s->expandC}) : 0,
+                  checked_mul({s->outH, s->outW, s->expandC}));
+  s->wide = threads > 1 && checked_mul(s->outH, s->outW) <= kWideMaxPixels &&
+            weights >= kWideMinWeights && wideFloats <= checked_mul(threads, kBandBudgetFloats);
+  const size_t expRow = checked_mul(s->inW, s->expandC);
+  const size_t dwRow = checked_mul(s->outW, s->expandC);
+  // (r * dwRow <= the budget needs r <= kBandBudgetFloats: no need to try more rows than that)
+  size_t r = s->outH < kBandBudgetFloats ? s->outH : kBandBudgetFloats;
   for (; r > 1; --r) {
-    const size_t ring = s->hasExpand ? ((r - 1) * s->stride + 3) * expRow : 0;
-    if (ring + r * dwRow <= kBandBudgetFloats) break;
+    const size_t ring =
+        s->hasExpand ? checked_mul(checked_add(checked_mul(r - 1, s->stride), 3), expRow) : 0;
+    if (checked_add(ring, checked_mul(r, dwRow)) <= kBandBudgetFloats) break;
   }
   s->bandRows = r;
-  s->ringRows = (r - 1) * s->stride + 3;
+  s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
 }
 
 namespace {

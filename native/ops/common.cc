@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -22,6 +23,7 @@ AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& o) noexcept {
 void AlignedBuffer::reset(size_t n) {
   release();
   if (n == 0) return;
+  if (n > (SIZE_MAX - 128) / sizeof(float) - 16) throw std::bad_alloc();
   // +16 floats of slack so that no kernel can ever step past the end of a buffer.
   const size_t bytes = ((n + 16) * sizeof(float) + 63) / 64 * 64;
   void* p = nullptr;
@@ -60,10 +62,18 @@ Act act_from_code(int code) {
   }
 }
 
+size_t packed_gemm_floats(size_t n, size_t k, size_t nr) {
+  return checked_mul({n / nr + (n % nr != 0), nr, checked_add(k, 1)});
+}
+
+size_t packed_dw3x3_floats(size_t channels, size_t cb) {
+  return checked_mul({channels / cb + (channels % cb != 0), cb, 10});
+}
+
 void pack_gemm(const float* src, const float* bias, size_t n, size_t k, size_t nr,
                AlignedBuffer* out) {
   const size_t panels = (n + nr - 1) / nr;
-  out->reset(panels * nr * (k + 1));
+  out->reset(packed_gemm_floats(n, k, nr));
   float* dst = out->data();
   for (size_t p = 0; p < panels; ++p) {
     float* panel = dst + p * nr * (k + 1);
@@ -79,7 +89,7 @@ void pack_gemm(const float* src, const float* bias, size_t n, size_t k, size_t n
 void pack_dw3x3(const float* src, const float* bias, size_t channels, size_t cb,
                 AlignedBuffer* out) {
   const size_t blocks = (channels + cb - 1) / cb;
-  out->reset(blocks * cb * 10);
+  out->reset(packed_dw3x3_floats(channels, cb));
   float* dst = out->data();
   for (size_t b = 0; b < blocks; ++b) {
     float* blk = dst + b * cb * 10;
@@ -95,10 +105,11 @@ void pack_dw3x3(const float* src, const float* bias, size_t channels, size_t cb,
 size_t scratch_floats(const StepDesc& s) {
   switch (s.op) {
     case OpType::Conv2d:
-      return s.outW * s.kernel * s.kernel * s.inC;
+      return checked_mul({s.outW, s.kernel, s.kernel, s.inC});
     case OpType::Bottleneck:
       if (s.wide) return 0;
-      return (s.hasExpand ? s.ringRows * s.inW * s.expandC : 0) + s.bandRows * s.outW * s.expandC;
+      return checked_add(s.hasExpand ? checked_mul({s.ringRows, s.inW, s.expandC}) : 0,
+                         checked_mul({s.bandRows, s.outW, s.expandC}));
     default:
       return 0;
   }
@@ -106,15 +117,16 @@ size_t scratch_floats(const StepDesc& s) {
 
 size_t shared_floats(const StepDesc& s) {
   if (s.op != OpType::Bottleneck || !s.wide) return 0;
-  return (s.hasExpand ? s.inH * s.inW * s.expandC : 0) + s.outH * s.outW * s.expandC;
+  return checked_add(s.hasExpand ? checked_mul({s.inH, s.inW, s.expandC}) : 0,
+                     checked_mul({s.outH, s.outW, s.expandC}));
 }
 
 size_t zero_floats(const StepDesc& s) {
   switch (s.op) {
     case OpType::Depthwise:
-      return s.inW * s.inC;
+      return checked_mul(s.inW, s.inC);
     case OpType::Bottleneck:
-      return s.inW * s.expandC;
+      return checked_mul(s.inW, s.expandC);
     default:
       return 0;
   }

@@ -72,7 +72,7 @@ void im2col_row(const StepDesc& s, const float* in, size_t oy, size_t x0, size_t
 
 void plan_conv2d(StepDesc* s) {
   const size_t k = s->kernel, C = s->inC;
-  s->koff.resize(k * k * C);
+  s->koff.resize(checked_mul({k, k, C}));
   for (size_t ky = 0; ky < k; ++ky)
     for (size_t kx = 0; kx < k; ++kx)
       for (size_t c = 0; c < C; ++c) s->koff[(ky * k + kx) * C + c] = (ky * s->inW + kx) * C + c;

@@ -3,12 +3,34 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <stdexcept>
 #include <vector>
 
 #include "../kernels.h"
 #include "../thread_pool.h"
 
 namespace mn {
+
+// Sizes derived from a plan go through these: an overflow throws SizeOverflow (the plan reader turns
+// it into an error naming the step) instead of wrapping around to a small, wrong size.
+struct SizeOverflow : std::length_error {
+  SizeOverflow() : std::length_error("size overflow") {}
+};
+inline size_t checked_mul(size_t a, size_t b) {
+  if (a != 0 && b > SIZE_MAX / a) throw SizeOverflow();
+  return a * b;
+}
+inline size_t checked_mul(std::initializer_list<size_t> xs) {
+  size_t r = 1;
+  for (size_t x : xs) r = checked_mul(r, x);
+  return r;
+}
+inline size_t checked_add(size_t a, size_t b) {
+  if (b > SIZE_MAX - a) throw SizeOverflow();
+  return a + b;
+}
 
 // 64-byte aligned float buffer.
 class AlignedBuffer {
@@ -20,7 +42,7 @@ class AlignedBuffer {
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
-  void reset(size_t n);  // zero-filled; throws std::bad_alloc
+  void reset(size_t n);  // zero-filled; throws std::bad_alloc (also for an n no allocator can give)
   void release();
   float* data() { return p_; }
   const float* data() const { return p_; }
@@ -62,7 +84,9 @@ struct StepDesc {
   std::vector<size_t> koff;  // conv2d: input offset of each of the k*k*inC taps (indirect GEMM)
 };
 
-// Weight packing (copies).
+// Weight packing (copies). packed_*_floats: the size of the packed buffer (checked arithmetic).
+size_t packed_gemm_floats(size_t n, size_t k, size_t nr);
+size_t packed_dw3x3_floats(size_t channels, size_t cb);
 // src [n][k] row-major + bias [n] -> panels of nr: [nr bias][k][nr], zero padded.
 void pack_gemm(const float* src, const float* bias, size_t n, size_t k, size_t nr,
                AlignedBuffer* out);
@@ -78,18 +102,18 @@ struct ExecContext {
   float* shared;          // one buffer all threads share, >= max shared_floats of any step
 };
 
-// Per-thread scratch floats each op needs (0 if none).
+// Per-thread scratch floats each op needs (0 if none). These three use checked arithmetic.
 size_t scratch_floats(const StepDesc& s);
 // Floats of the buffer shared by all threads a step needs (0 if none).
 size_t shared_floats(const StepDesc& s);
 // Floats of zeros a step needs to read (a padding row).
 size_t zero_floats(const StepDesc& s);
 
-// Prepares the tap offsets of a conv2d step (needs shapes).
+// Prepares the tap offsets of a conv2d step (needs shapes). Throws SizeOverflow.
 void plan_conv2d(StepDesc* s);
 
 // Chooses bandRows / ringRows / wide of a bottleneck step (needs shapes and hasExpand) for a pool
-// of `threads` threads.
+// of `threads` threads. Throws SizeOverflow.
 void plan_bottleneck(StepDesc* s, size_t threads);
 
 void run_conv2d(const ExecContext& ctx, const StepDesc& s, float* arena);

@@ -1,17 +1,35 @@
 // Standalone check of every microkernel table usable on this CPU against naive loops (no Node
 // needed). Useful where the vitest suite cannot run the addon, e.g. an aarch64 cross build under
-// qemu:  aarch64-linux-gnu-g++ -std=c++17 -O2 -static -DMOBILENET_HAVE_NEON_KERNELS \
-//          native/tests/kernels_selftest.cc native/isa.cc native/ops/common.cc \
+// qemu:  aarch64-linux-gnu-g++ -std=c++17 -O2 -static -pthread -DMOBILENET_HAVE_NEON_KERNELS \
+//          native/tests/kernels_selftest.cc native/isa.cc native/ops/common.cc native/thread_pool.cc \
 //          native/ops/*_scalar.cc native/ops/*_neon.cc -o selftest && qemu-aarch64-static ./selftest
-// Exit status 0 when every kernel matches.
+// Also checks the thread pool: every item of a job handed out exactly once, and a pool whose thread
+// start fails part-way (a test hook, and on Linux a real std::thread failure under a lowered
+// RLIMIT_AS) unwinds: std::system_error thrown, no thread left behind, no hang.
+// Exit status 0 when every check passes; the last line is "selftest: all N checks passed".
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 #include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/resource.h>
+#endif
 
 #include "../isa.h"
 #include "../ops/ops.h"
+#include "../thread_pool.h"
 
 using namespace mn;
 
@@ -28,8 +46,10 @@ std::vector<float> rnd(size_t n, float scale = 1.0f) {
   return v;
 }
 int g_failures = 0;
+int g_checks = 0;
 void compare(const char* what, const Kernels* k, const std::vector<float>& got,
              const std::vector<float>& want) {
+  ++g_checks;
   double worst = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const double e = std::fabs((double)got[i] - want[i]) / std::fmax(1.0, std::fabs(want[i]));
@@ -132,11 +152,138 @@ void check_dw(const Kernels* k, size_t h, size_t w, size_t c, size_t stride, int
   compare(what, k, got, want);
 }
 
+// ---- thread pool ----
+
+// Prints "FAIL thread pool ...: <message>" and counts a failure.
+void fail(const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  std::printf("FAIL ");
+  std::vprintf(fmt, args);
+  std::printf("\n");
+  va_end(args);
+  ++g_failures;
+}
+
+// Threads of this process (Linux: /proc/self/status), or -1 where that is unknown.
+long live_threads() {
+#if defined(__linux__)
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long n = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::strncmp(line, "Threads:", 8) == 0) n = std::strtol(line + 8, nullptr, 10);
+  std::fclose(f);
+  return n;
+#else
+  return -1;
+#endif
+}
+
+// Every item of [0, n) processed exactly once, by a valid tid, for several jobs in a row.
+void check_pool_jobs(size_t threads) {
+  ThreadPool pool(threads);
+  for (size_t n : {1, 2, 7, 64, 1000, 4099})
+    for (size_t grain : {1, 3, 16, 5000}) {
+      ++g_checks;
+      std::unique_ptr<std::atomic<int>[]> hits(new std::atomic<int>[n]);
+      for (size_t i = 0; i < n; ++i) hits[i].store(0);
+      std::atomic<bool> badTid{false};
+      auto f = [&](size_t tid, size_t b, size_t e) {
+        if (tid >= pool.size()) badTid.store(true);
+        for (size_t i = b; i < e; ++i) hits[i].fetch_add(1);
+      };
+      pool.parallel(n, grain, f);
+      size_t wrong = 0;
+      for (size_t i = 0; i < n; ++i) wrong += hits[i].load() != 1;
+      if (wrong != 0 || badTid.load())
+        fail("thread pool: %zu threads, n=%zu, grain %zu: %zu items not processed exactly once%s",
+             threads, n, grain, wrong, badTid.load() ? ", bad tid" : "");
+    }
+}
+
+size_t g_fail_at = 0;
+void refuse_thread(size_t tid) {
+  if (tid == g_fail_at)
+    throw std::system_error(EAGAIN, std::generic_category(), "test hook: thread start refused");
+}
+
+size_t g_last_tid = 0;
+void record_tid(size_t tid) { g_last_tid = tid; }
+
+// Constructs a pool whose thread start fails part-way: the constructor must throw
+// std::system_error promptly and leave no thread behind. Returns whether it threw.
+bool expect_unwind(const char* what, size_t threads, ThreadPool::SpawnHook hook) {
+  ++g_checks;
+  const long before = live_threads();
+  const auto start = std::chrono::steady_clock::now();
+  bool threw = false;
+  try {
+    ThreadPool pool(threads, hook);
+  } catch (const std::system_error&) {
+    threw = true;
+  }
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  const long after = live_threads();
+  if (took.count() > 10)
+    fail("%s: %zu threads: construction and unwinding took %.0f s", what, threads, took.count());
+  if (before >= 0 && after != before)
+    fail("%s: threads left behind: %ld before, %ld after", what, before, after);
+  return threw;
+}
+
+// Returns what the real (RLIMIT_AS) failure showed, or why it was not tried.
+std::string check_pool_unwind() {
+  for (size_t failAt : {1, 2, 5, 15}) {
+    g_fail_at = failAt;
+    if (!expect_unwind("thread pool (hook)", 16, refuse_thread))
+      fail("thread pool (hook): no std::system_error when thread %zu of 15 fails", failAt);
+  }
+#if defined(__linux__)
+  // A real failure: lower the soft address-space limit to just above what the process maps now,
+  // so that std::thread cannot map the stacks of 256 threads (8 MiB each by default).
+  struct rlimit saved;
+  if (getrlimit(RLIMIT_AS, &saved) != 0) return "getrlimit failed: not checked";
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return "no /proc/self/status: not checked";
+  char line[256];
+  unsigned long vmKb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr)
+    if (std::strncmp(line, "VmSize:", 7) == 0) vmKb = std::strtoul(line + 7, nullptr, 10);
+  std::fclose(f);
+  if (vmKb == 0) return "no VmSize: not checked";
+  struct rlimit low = saved;
+  low.rlim_cur = (rlim_t)(vmKb + 48 * 1024) * 1024;
+  if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < low.rlim_cur)
+    return "RLIMIT_AS already low: not checked";
+  if (setrlimit(RLIMIT_AS, &low) != 0) return "setrlimit failed: not checked";
+  g_last_tid = 0;
+  const bool threw = expect_unwind("thread pool (RLIMIT_AS)", 256, record_tid);
+  setrlimit(RLIMIT_AS, &saved);
+  // (An emulator such as qemu-user may not apply the limit: then there is nothing to check.)
+  if (!threw) return "RLIMIT_AS did not stop std::thread here: not checked";
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "std::thread failed after %zu of 255 workers under RLIMIT_AS",
+                g_last_tid == 0 ? 0 : g_last_tid - 1);
+  return buf;
+#else
+  return "RLIMIT_AS: not on this OS";
+#endif
+}
+
 }  // namespace
 
 int main() {
+  std::vector<const Kernels*> kernels;
+  try {
+    kernels = supported_kernels();
+  } catch (const std::exception& e) {
+    std::printf("%s\n", e.what());
+    return 2;
+  }
   const size_t channels[] = {1, 3, 4, 5, 8, 16, 17, 24, 33, 47, 96, 144};
-  for (const Kernels* k : supported_kernels()) {
+  for (const Kernels* k : kernels) {
     int count = 0;
     for (size_t n : channels)
       for (size_t kk : {1, 3, 16, 27, 33}) {
@@ -159,6 +306,14 @@ int main() {
         }
     std::printf("%s: %d kernel checks\n", k->name, count);
   }
-  if (g_failures) std::printf("%d FAILURES\n", g_failures);
-  return g_failures ? 1 : 0;
+  const int kernelChecks = g_checks;
+  for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);
+  const std::string unwind = check_pool_unwind();
+  std::printf("thread pool: %d checks (%s)\n", g_checks - kernelChecks, unwind.c_str());
+  if (g_failures) {
+    std::printf("selftest: %d of %d checks FAILED\n", g_failures, g_checks);
+    return 1;
+  }
+  std::printf("selftest: all %d checks passed\n", g_checks);
+  return 0;
 }

@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { Backend, BackendOptions } from './backend.js';
 import type { Plan } from './plan.js';
 
+/**
+ * A compiled plan in the addon. Runs execute one at a time, in call order, on the model's own
+ * thread (not libuv's pool). run/profile throw synchronously on a bad argument (TypeError) or after
+ * dispose(); inference errors reject. dispose() rejects the runs still queued ("model disposed"),
+ * lets the running one finish, then frees the model. An idle model does not keep the process alive.
+ */
 interface NativeModel {
   readonly isa: string;
   readonly threads: number;
@@ -17,7 +23,13 @@ interface NativeModel {
 }
 
 interface NativeAddon {
+  /** ISAs usable here, best first, capped by MOBILENET_ISA; throws if MOBILENET_ISA is invalid. */
   supportedIsas(): string[];
+  /**
+   * Throws on an invalid plan (naming the step), sizes over the limits (1 GiB of activations, 1 GiB
+   * of packed weights), an unknown or unavailable isa (listing the valid ones), out of memory, or
+   * threads that cannot be started.
+   */
   Model: new (plan: Plan, options?: { threads?: number; isa?: string }) => NativeModel;
 }
 
@@ -67,8 +79,10 @@ export function createNativeBackend(plan: Plan, options: BackendOptions): Backen
     isa: model.isa,
     threads: model.threads,
     activationBytes: model.arenaBytes + model.scratchBytes,
-    run: (input) => model.run(input),
-    profile: (input) => model.profile(input),
+    // async: a synchronous throw (bad input, disposed model) becomes a rejection like any other
+    // failure of an inference.
+    run: async (input) => model.run(input),
+    profile: async (input) => model.profile(input),
     dispose: () => model.dispose(),
   };
 }
