@@ -286,6 +286,8 @@ const hasPrlimit = process.platform === 'linux' && (() => {
     execFileSync('prlimit', ['--version'], { stdio: 'ignore' });
     return true;
   } catch {
+    // util-linux's prlimit is on every Debian/Ubuntu machine; under CI its absence is a failure, not a skip.
+    if (process.env.CI) throw new Error('CI is set but prlimit (util-linux) is missing');
     return false;
   }
 })();
