@@ -13,7 +13,7 @@ import { buildSyntheticMobilenet } from './helpers/tflite-mobilenet.js';
 import { writeSparseRle8 } from './helpers/image-bmp.js';
 import { withDeclaredSize } from './helpers/image-png.js';
 import { makeZip } from './helpers/tflite-writer.js';
-import { modelPath, requireShared } from './helpers/shared.js';
+import { modelPath, REPO_ROOT, requireShared } from './helpers/shared.js';
 
 const run = requireShared();
 const dir = mkdtempSync(join(tmpdir(), 'mobilenet-hostile-'));
@@ -181,4 +181,29 @@ describe.skipIf(!run)('peak memory of a single-image classify, whatever the inpu
       console.log(`${what}: peak RSS ${result.maxRssMiB.toFixed(0)} MiB`);
     }, 150_000);
   }
+});
+
+describe.skipIf(!run)('a failure during inference', () => {
+  it('is exit status 3 with the message, and the --json results already computed are still printed whole', async () => {
+    // Fault injection: a preloaded module makes every inference from the third on fail, as a bug would.
+    const inject = join(dir, 'inject-failure.mjs');
+    writeFileSync(inject, `
+      import { Classifier } from ${JSON.stringify(join(REPO_ROOT, 'dist', 'classifier.js'))};
+      const predict = Classifier.prototype.predict;
+      let calls = 0;
+      Classifier.prototype.predict = function (input) {
+        return ++calls >= 3 ? Promise.reject(new Error('injected failure')) : predict.call(this, input);
+      };
+    `);
+    const images = Array.from({ length: 6 }, () => photo);
+    const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), ...images], { nodeOptions: ['--import', inject] });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/^mobilenet: internal error: injected failure\n/);
+    const parsed = JSON.parse(result.stdout) as { file: string; predictions: unknown[] }[];
+    // Results are printed in input order up to the first failure: the two inferences that succeeded,
+    // or fewer when a later image's inference ran first.
+    expect(parsed.length).toBeLessThanOrEqual(2);
+    expect(parsed.map((entry) => entry.file)).toEqual(images.slice(0, parsed.length));
+    for (const entry of parsed) expect(entry.predictions.length).toBe(5);
+  }, 30_000);
 });

@@ -23,11 +23,13 @@ export interface ChildOptions {
   /** stdout goes to this file descriptor instead of a pipe. */
   stdoutFd?: number;
   timeoutMs?: number;
+  /** Extra node options before the script (e.g. `--import` a fault injector). */
+  nodeOptions?: string[];
 }
 
 export function runMobilenet(args: string[], options: ChildOptions = {}): Promise<ChildOutcome> {
   const stdio: StdioOptions = ['pipe', options.stdoutFd ?? 'pipe', 'pipe'];
-  const child = spawn(process.execPath, ['--require', MAXRSS_HOOK, BIN, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), '--require', MAXRSS_HOOK, BIN, ...args], {
     env: { ...process.env, MOBILENET_OFFLINE: '1', ...options.env },
     stdio,
   });
