@@ -127,6 +127,7 @@ describe.skipIf(!run)('shell citizenship', () => {
     };
     const small = await peak(200);
     const large = await peak(2000);
+    console.log(`peak RSS: 200 images ${small.toFixed(0)} MiB, 2000 images ${large.toFixed(0)} MiB`);
     expect(large, `200 images: ${small.toFixed(0)} MiB, 2000 images: ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(small * 1.2);
   }, 240_000);
 });
