@@ -107,6 +107,22 @@ function checkImage(image: unknown): asserts image is ImageInput {
   }
 }
 
+/** Indices of the k largest values, largest first (ties: lower index first): one pass, no full sort. */
+function bestIndices(values: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (best.length === k) {
+      if (!(value > values[best[k - 1]!]!)) continue;
+      best.pop();
+    }
+    let at = best.length;
+    while (at > 0 && value > values[best[at - 1]!]!) at--;
+    best.splice(at, 0, i);
+  }
+  return best;
+}
+
 /**
  * A loaded model. Every method that does work returns a promise and reports bad arguments and
  * failures by rejecting it; calls may overlap (the backend queues inferences).
@@ -154,14 +170,12 @@ export class Classifier {
     return tensor;
   }
 
-  /** The best classes of a probability vector, best first. */
+  /** The best classes of a probability vector, best first (ties: lower index first). */
   topK(probabilities: Float32Array, options?: ClassifyOptions): Prediction[] {
     const { topK, threshold } = checkClassifyOptions(options);
-    const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a]);
-    return order
-      .slice(0, topK)
-      .filter((index) => probabilities[index] >= threshold)
-      .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index] }));
+    return bestIndices(probabilities, Math.min(topK, probabilities.length))
+      .filter((index) => probabilities[index]! >= threshold)
+      .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index]! }));
   }
 
   /**

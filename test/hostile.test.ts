@@ -118,18 +118,25 @@ describe.skipIf(!run)('shell citizenship', () => {
     ]);
   }, 30_000);
 
-  it('memory stays flat with the number of images: 2,000 within 1.2× the peak RSS of 200', async () => {
+  it('memory stays flat with the number of images: 2,000 within 1.2× the peak RSS of 200 (medians of 3 runs)', async () => {
     const peak = async (count: number) => {
       const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), ...Array.from({ length: count }, () => photo)], { timeoutMs: 120_000 });
       expect(result.code, result.stderr).toBe(0);
       expect((JSON.parse(result.stdout) as unknown[]).length).toBe(count);
       return result.maxRssMiB;
     };
-    const small = await peak(200);
-    const large = await peak(2000);
-    console.log(`peak RSS: 200 images ${small.toFixed(0)} MiB, 2000 images ${large.toFixed(0)} MiB`);
-    expect(large, `200 images: ${small.toFixed(0)} MiB, 2000 images: ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(small * 1.2);
-  }, 240_000);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[1]!;
+    const small: number[] = [];
+    const large: number[] = [];
+    // Alternating, so that machine noise hits both sizes alike.
+    for (let round = 0; round < 3; round++) {
+      small.push(await peak(200));
+      large.push(await peak(2000));
+    }
+    const summary = `peak RSS (MiB): 200 images ${small.map((v) => v.toFixed(0)).join('/')}, 2000 images ${large.map((v) => v.toFixed(0)).join('/')}`;
+    console.log(summary);
+    expect(median(large), summary).toBeLessThanOrEqual(median(small) * 1.2);
+  }, 300_000);
 });
 
 describe.skipIf(!run)('classify - and --max-pixels', () => {
