@@ -24,6 +24,7 @@ import {
   PixelBudget,
   readImageStream,
 } from '../src/image/index.js';
+import { withEventLoopTurns } from './helpers/event-loop.js';
 import { randomPixels, writeBmp, writeSparseRle8 } from './helpers/image-bmp.js';
 import { withDeclaredSize, writePng16 } from './helpers/image-png.js';
 
@@ -304,15 +305,7 @@ describe('large BMPs do not block the event loop', () => {
   it('decodeImage and decodeResized let other work run while a 4096×4096 RLE8 BMP decodes', async () => {
     const bmp = writeSparseRle8(4096, 4096, 2 ** 17);
     for (const decode of [() => decodeImage(bmp, 'big.bmp'), () => decodeResized(bmp, 224, 'none', 'big.bmp')]) {
-      let turns = 0;
-      let stop = false;
-      const spin = () => {
-        turns++;
-        if (!stop) setImmediate(spin);
-      };
-      setImmediate(spin);
-      const result = await decode();
-      stop = true;
+      const { result, turns } = await withEventLoopTurns(decode);
       expect(result).toBeDefined();
       expect(turns).toBeGreaterThan(4);
     }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { centralCropBox, decodeResized, loadImageTensor, resizeForModel, type RgbImage } from '../src/image/index.js';
 import { resampleLinear } from '../src/image/resample.js';
 import { randomPixels } from './helpers/image-bmp.js';
+import { withEventLoopTurns } from './helpers/event-loop.js';
 
 /**
  * Weights of input index i for output index x along one axis of length n → m, from the definition:
@@ -176,15 +177,7 @@ describe('resampleLinear against the definition', () => {
 
   it('a long mixed resize lets the event loop run', async () => {
     const img = { width: 24, height: 200_000, data: randomPixels(24, 200_000, 3) };
-    let turns = 0;
-    let stop = false;
-    const spin = () => {
-      turns++;
-      if (!stop) setImmediate(spin);
-    };
-    setImmediate(spin);
-    const out = await resampleLinear(img, 32, 32);
-    stop = true;
+    const { result: out, turns } = await withEventLoopTurns(() => resampleLinear(img, 32, 32));
     expect(out.data.length).toBe(32 * 32 * 3);
     expect(turns).toBeGreaterThan(2);
   });
