@@ -305,7 +305,7 @@ describe('large BMPs do not block the event loop', () => {
   it('decodeImage and decodeResized let other work run while a 4096×4096 RLE8 BMP decodes', async () => {
     const bmp = writeSparseRle8(4096, 4096, 2 ** 17);
     for (const decode of [() => decodeImage(bmp, 'big.bmp'), () => decodeResized(bmp, 224, 'none', 'big.bmp')]) {
-      const { result, turns } = await withEventLoopTurns(decode);
+      const { result, turns } = await withEventLoopTurns<unknown>(decode);
       expect(result).toBeDefined();
       expect(turns).toBeGreaterThan(4);
     }
