@@ -72,16 +72,74 @@ class PlanReader {
     return v.As<Napi::Object>();
   }
 
-  // Returns a pointer into the JS Float32Array (valid during construction only: we copy).
-  const float* floats(const Napi::Object& o, const char* key, size_t expected) const {
+  // The values of a weight tensor of `expected` elements: a Float32Array, or an encoded tensor
+  // { type, data: Uint8Array, scale: Float32Array, zeroPoint: Float64Array, inner } (see WeightSrc;
+  // src/engine/native.ts hands over a model file's weights this way). Points into the JS arrays,
+  // no copy: valid during construction only (the packing reads them before it returns).
+  WeightSrc weights(const Napi::Object& o, const char* key, size_t expected) const {
     const Napi::Value v = o.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      fail(std::string("'") + key + "' must be a Float32Array");
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    if (a.ElementLength() != expected)
-      fail(std::string("'") + key + "' has " + std::to_string(a.ElementLength()) +
-           " floats, expected " + std::to_string(expected));
-    return a.Data();
+    const std::string name = std::string("'") + key + "'";
+    if (v.IsTypedArray()) {
+      if (v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        fail(name + " must be a Float32Array or an encoded tensor");
+      Napi::Float32Array a = v.As<Napi::Float32Array>();
+      if (a.ElementLength() != expected)
+        fail(name + " has " + std::to_string(a.ElementLength()) + " floats, expected " +
+             std::to_string(expected));
+      return WeightSrc::floats(a.Data(), expected);
+    }
+    if (!v.IsObject()) fail(name + " must be a Float32Array or an encoded tensor");
+    const Napi::Object e = v.As<Napi::Object>();
+    const Napi::Value typeV = e.Get("type");
+    const std::string type = typeV.IsString() ? typeV.As<Napi::String>().Utf8Value() : std::string();
+    WeightSrc src;
+    static const struct { const char* name; WeightType type; } kTypes[] = {
+        {"f32", WeightType::F32}, {"f16", WeightType::F16}, {"u8", WeightType::U8},
+        {"i8", WeightType::I8},   {"i16", WeightType::I16}, {"i32", WeightType::I32},
+        {"i64", WeightType::I64}};
+    bool known = false;
+    for (const auto& t : kTypes) {
+      if (type == t.name) {
+        src.type = t.type;
+        known = true;
+      }
+    }
+    if (!known) fail(name + ": unknown encoding type '" + type + "'");
+    const Napi::Value dataV = e.Get("data");
+    if (!dataV.IsTypedArray() || dataV.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      fail(name + ".data must be a Uint8Array");
+    Napi::Uint8Array data = dataV.As<Napi::Uint8Array>();
+    const size_t size = weight_type_size(src.type);
+    if (data.ElementLength() / size != expected || data.ElementLength() % size != 0)
+      fail(name + " has " + std::to_string(data.ElementLength()) + " bytes of " + type +
+           ", expected " + std::to_string(expected) + " values");
+    src.data = data.Data();
+    src.count = expected;
+    if (src.type == WeightType::F32 || src.type == WeightType::F16) return src;
+    const Napi::Value scaleV = e.Get("scale");
+    const Napi::Value zeroV = e.Get("zeroPoint");
+    if (!scaleV.IsTypedArray() || scaleV.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      fail(name + ".scale must be a Float32Array");
+    if (!zeroV.IsTypedArray() || zeroV.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      fail(name + ".zeroPoint must be a Float64Array");
+    Napi::Float32Array scale = scaleV.As<Napi::Float32Array>();
+    Napi::Float64Array zero = zeroV.As<Napi::Float64Array>();
+    src.channels = scale.ElementLength();
+    if (src.channels == 0 || zero.ElementLength() != src.channels)
+      fail(name + ": " + std::to_string(src.channels) + " scales and " +
+           std::to_string(zero.ElementLength()) + " zero points");
+    src.inner = uint(e, "inner", 1);
+    if (expected % mul({src.channels, src.inner}) != 0)
+      fail(name + ": " + std::to_string(src.channels) + " channels of " + std::to_string(src.inner) +
+           " do not divide " + std::to_string(expected) + " values");
+    src.scale = scale.Data();
+    src.zero = zero.Data();
+    for (size_t c = 0; c < src.channels; ++c) {
+      if (!(std::isfinite(src.scale[c]) && src.scale[c] > 0.0f))
+        fail(name + ": scale " + std::to_string(c) + " is not a positive number");
+      if (!std::isfinite(src.zero[c])) fail(name + ": zero point " + std::to_string(c) + " is not finite");
+    }
+    return src;
   }
 
   size_t mul(std::initializer_list<size_t> xs) const {
@@ -117,6 +175,83 @@ void read_spatial(const PlanReader& r, const Napi::Object& o, StepDesc* s) {
 void check_pad(const PlanReader& r, const StepDesc& s, size_t k) {
   if (s.padTop >= k || s.padLeft >= k) r.fail("padTop/padLeft must be smaller than the kernel");
   if (s.stride > 64) r.fail("stride too large");
+}
+
+// One weight tensor to pack (with its bias) into a buffer already allocated. Units of work:
+// GEMM panels, depthwise channel blocks, or the whole tensor (raw depthwise weights, kernel != 3).
+struct PackJob {
+  enum Kind : uint8_t { Gemm, Dw3x3, Raw };
+  Kind kind = Raw;
+  WeightSrc w, b;
+  size_t n = 0, k = 0;  // gemm: n rows of k; dw3x3: n channels
+  AlignedBuffer* out = nullptr;  // becomes a view of `floats` floats of the model's weight block
+  size_t floats = 0;
+  AlignedBuffer* outBias = nullptr;  // raw only: the bias, `biasFloats` floats
+  size_t biasFloats = 0;
+  float* dst = nullptr;
+  float* dstBias = nullptr;
+  size_t units = 0;
+};
+
+// Floats of the one block holding every packed weight buffer (each at AlignedBuffer's stride).
+size_t weight_block_floats(const std::vector<PackJob>& jobs) {
+  size_t total = 0;
+  for (const PackJob& job : jobs) {
+    total = checked_add(total, AlignedBuffer::stride_floats(job.floats));
+    if (job.outBias != nullptr) total = checked_add(total, AlignedBuffer::stride_floats(job.biasFloats));
+  }
+  return total;
+}
+
+// Points every job's buffers into `block` (weight_block_floats(jobs) floats, zeroed).
+void place_weights(std::vector<PackJob>& jobs, float* block) {
+  for (PackJob& job : jobs) {
+    job.out->view(block, job.floats);
+    job.dst = block;
+    block += AlignedBuffer::stride_floats(job.floats);
+    if (job.outBias != nullptr) {
+      job.outBias->view(block, job.biasFloats);
+      job.dstBias = block;
+      block += AlignedBuffer::stride_floats(job.biasFloats);
+    }
+  }
+}
+
+// Packs every job, decoding each weight straight from its source into its packed layout (one
+// read of the source, one write of the packed floats). The units of all jobs form one range that
+// the pool's threads share dynamically, so a thread that is late (another process on its core)
+// costs only its current chunk.
+void pack_weights(ThreadPool& pool, const std::vector<PackJob>& jobs, size_t nr, size_t cb,
+                  float* tmp) {
+  std::vector<size_t> first(jobs.size() + 1, 0);
+  for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + jobs[j].units;
+  const size_t total = first.back();
+  if (total == 0) return;
+  const size_t tmpFloats = pack_tmp_floats(nr);
+  auto work = [&](size_t tid, size_t begin, size_t end) {
+    float* t = tmp + tid * tmpFloats;
+    size_t j = size_t(std::upper_bound(first.begin(), first.end(), begin) - first.begin()) - 1;
+    while (begin < end) {
+      const PackJob& job = jobs[j];
+      const size_t u0 = begin - first[j];
+      const size_t u1 = (end < first[j + 1] ? end : first[j + 1]) - first[j];
+      switch (job.kind) {
+        case PackJob::Gemm:
+          pack_gemm_panels(job.w, job.b, job.n, job.k, nr, job.dst, u0, u1, t);
+          break;
+        case PackJob::Dw3x3:
+          pack_dw3x3_blocks(job.w, job.b, job.n, cb, job.dst, u0, u1);
+          break;
+        case PackJob::Raw:
+          decode_weights(job.w, 0, job.w.count, job.dst);
+          decode_weights(job.b, 0, job.b.count, job.dstBias);
+          break;
+      }
+      begin = first[j] + u1;
+      ++j;
+    }
+  };
+  parallel_for(pool, total, grain_for(pool, total, 8), work);
 }
 
 }  // namespace
@@ -155,6 +290,39 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       rr.fail("the packed weights need more than the " + mib(kMaxWeightBytes) +
               " limit on weights");
   };
+  // What to pack, collected while reading the plan; then one block is allocated for all packed
+  // weights and they are packed into it on the model's threads (see pack_weights).
+  std::vector<PackJob> jobs;
+  jobs.reserve(3 * size_t(n));
+  auto gemm = [&](const PlanReader& rr, const WeightSrc& w, const WeightSrc& b, size_t rows,
+                  size_t k, AlignedBuffer* out) {
+    const size_t floats = packed_gemm_floats(rows, k, nr);
+    addWeights(rr, floats);
+    PackJob job;
+    job.kind = PackJob::Gemm;
+    job.w = w;
+    job.b = b;
+    job.n = rows;
+    job.k = k;
+    job.out = out;
+    job.floats = floats;
+    job.units = rows / nr + (rows % nr != 0);
+    jobs.push_back(job);
+  };
+  auto dw3x3 = [&](const PlanReader& rr, const WeightSrc& w, const WeightSrc& b, size_t channels,
+                   AlignedBuffer* out) {
+    const size_t floats = packed_dw3x3_floats(channels, cb);
+    addWeights(rr, floats);
+    PackJob job;
+    job.kind = PackJob::Dw3x3;
+    job.w = w;
+    job.b = b;
+    job.n = channels;
+    job.out = out;
+    job.floats = floats;
+    job.units = channels / cb + (channels % cb != 0);
+    jobs.push_back(job);
+  };
   for (uint32_t i = 0; i < n; ++i) {
     const Napi::Value sv = steps.Get(i);
     PlanReader r0(env, "step " + std::to_string(i));
@@ -179,10 +347,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.outC = r.uint(o, "outC", 1);
         s.act0 = act_from_code(r.act(o));
         const size_t K = r.mul({s.kernel, s.kernel, s.inC});
-        const float* w = r.floats(o, "weights", r.mul({s.outC, K}));
-        const float* b = r.floats(o, "bias", s.outC);
-        addWeights(r, packed_gemm_floats(s.outC, K, nr));
-        pack_gemm(w, b, s.outC, K, nr, &s.w0);
+        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, K}));
+        const WeightSrc b = r.weights(o, "bias", s.outC);
+        gemm(r, w, b, s.outC, K, &s.w0);
         plan_conv2d(&s);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.outC});
@@ -193,17 +360,22 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         check_pad(r, s, s.kernel);
         s.inC = s.outC = r.uint(o, "channels", 1);
         s.act0 = act_from_code(r.act(o));
-        const float* w = r.floats(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
-        const float* b = r.floats(o, "bias", s.inC);
+        const WeightSrc w = r.weights(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
+        const WeightSrc b = r.weights(o, "bias", s.inC);
         if (s.kernel == 3) {
-          addWeights(r, packed_dw3x3_floats(s.inC, cb));
-          pack_dw3x3(w, b, s.inC, cb, &s.w0);
+          dw3x3(r, w, b, s.inC, &s.w0);
         } else {
           addWeights(r, checked_add(checked_mul({s.kernel, s.kernel, s.inC}), s.inC));
-          s.w0.reset(checked_mul({s.kernel, s.kernel, s.inC}));
-          std::memcpy(s.w0.data(), w, s.w0.size() * sizeof(float));
-          s.bias.reset(s.inC);
-          std::memcpy(s.bias.data(), b, s.inC * sizeof(float));
+          PackJob job;
+          job.kind = PackJob::Raw;
+          job.w = w;
+          job.b = b;
+          job.out = &s.w0;
+          job.floats = w.count;
+          job.outBias = &s.bias;
+          job.biasFloats = b.count;
+          job.units = 1;
+          jobs.push_back(job);
         }
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.inC});
@@ -214,10 +386,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
         s.act0 = act_from_code(r.act(o));
-        const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
-        const float* b = r.floats(o, "bias", s.outC);
-        addWeights(r, packed_gemm_floats(s.outC, s.inC, nr));
-        pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, s.inC}));
+        const WeightSrc b = r.weights(o, "bias", s.outC);
+        gemm(r, w, b, s.outC, s.inC, &s.w0);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.inH, s.inW, s.outC});
       } else if (op == "bottleneck") {
@@ -236,10 +407,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
           const Napi::Object e = ev.As<Napi::Object>();
           PlanReader re(env, "step " + std::to_string(i) + " (bottleneck expand)");
           s.act0 = act_from_code(re.act(e));
-          const float* w = re.floats(e, "weights", re.mul({s.expandC, s.inC}));
-          const float* b = re.floats(e, "bias", s.expandC);
-          addWeights(re, packed_gemm_floats(s.expandC, s.inC, nr));
-          pack_gemm(w, b, s.expandC, s.inC, nr, &s.w0);
+          const WeightSrc w = re.weights(e, "weights", re.mul({s.expandC, s.inC}));
+          const WeightSrc b = re.weights(e, "bias", s.expandC);
+          gemm(re, w, b, s.expandC, s.inC, &s.w0);
         } else if (s.expandC != s.inC) {
           r.fail("expand is null but expandC != inC");
         }
@@ -247,19 +417,17 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
           PlanReader rd(env, "step " + std::to_string(i) + " (bottleneck depthwise)");
           const Napi::Object d = r.object(o, "depthwise");
           s.act1 = act_from_code(rd.act(d));
-          const float* w = rd.floats(d, "weights", rd.mul({9, s.expandC}));
-          const float* b = rd.floats(d, "bias", s.expandC);
-          addWeights(rd, packed_dw3x3_floats(s.expandC, cb));
-          pack_dw3x3(w, b, s.expandC, cb, &s.w1);
+          const WeightSrc w = rd.weights(d, "weights", rd.mul({9, s.expandC}));
+          const WeightSrc b = rd.weights(d, "bias", s.expandC);
+          dw3x3(rd, w, b, s.expandC, &s.w1);
         }
         {
           PlanReader rp(env, "step " + std::to_string(i) + " (bottleneck project)");
           const Napi::Object p = r.object(o, "project");
           s.act2 = act_from_code(rp.act(p));
-          const float* w = rp.floats(p, "weights", rp.mul({s.outC, s.expandC}));
-          const float* b = rp.floats(p, "bias", s.outC);
-          addWeights(rp, packed_gemm_floats(s.outC, s.expandC, nr));
-          pack_gemm(w, b, s.outC, s.expandC, nr, &s.w2);
+          const WeightSrc w = rp.weights(p, "weights", rp.mul({s.outC, s.expandC}));
+          const WeightSrc b = rp.weights(p, "bias", s.outC);
+          gemm(rp, w, b, s.outC, s.expandC, &s.w2);
         }
         if (s.residual &&
             (s.stride != 1 || s.inC != s.outC || s.inH != s.outH || s.inW != s.outW))
@@ -279,10 +447,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.op = OpType::Fc;
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        const float* w = r.floats(o, "weights", r.mul({s.outC, s.inC}));
-        const float* b = r.floats(o, "bias", s.outC);
-        addWeights(r, packed_gemm_floats(s.outC, s.inC, nr));
-        pack_gemm(w, b, s.outC, s.inC, nr, &s.w0);
+        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, s.inC}));
+        const WeightSrc b = r.weights(o, "bias", s.outC);
+        gemm(r, w, b, s.outC, s.inC, &s.w0);
         inSize = s.inC;
         outSize = s.outC;
       } else if (op == "softmax") {
@@ -307,6 +474,19 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
                     weightFloats * sizeof(float));
     }
   }
+
+  size_t blockFloats0 = 0;
+  try {
+    blockFloats0 = weight_block_floats(jobs);
+  } catch (const SizeOverflow&) {
+    top.fail("the packed weights need more than the " + mib(kMaxWeightBytes) + " limit on weights");
+  }
+  try {
+    weights_.reset_huge(blockFloats0);
+  } catch (const std::bad_alloc&) {
+    out_of_memory(env, "the packed weights", blockFloats0 * sizeof(float));
+  }
+  place_weights(jobs, weights_.data());
 
   if (threads == 0) threads = 1;
   // One block: each thread's scratch at a 64-byte aligned stride, and the shared buffer of wide
@@ -346,6 +526,13 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     throw Napi::Error::New(env, "mobilenet native: cannot start " + std::to_string(threads - 1) +
                                     " worker thread(s): " + e.what());
   }
+  std::vector<float> packTmp;
+  try {
+    packTmp.resize(checked_mul(pool_->size(), pack_tmp_floats(nr)));
+  } catch (const std::bad_alloc&) {
+    out_of_memory(env, "the weight packing buffers", pool_->size() * pack_tmp_floats(nr) * sizeof(float));
+  }
+  pack_weights(*pool_, jobs, nr, cb, packTmp.data());
 }
 
 void Model::run(const float* input, float* output, double* stepMillis) {

@@ -41,6 +41,7 @@ class Model {
  private:
   const Kernels* kernels_;
   size_t inputH_ = 0, inputW_ = 0, inputC_ = 0, input_ = 0, output_ = 0, outputSize_ = 0;
+  AlignedBuffer weights_;  // every step's packed weights (the steps' w0/w1/w2/bias view it)
   std::vector<StepDesc> steps_;
   AlignedBuffer arena_;
   AlignedBuffer zero_;

@@ -32,25 +32,51 @@ inline size_t checked_add(size_t a, size_t b) {
   return a + b;
 }
 
-// 64-byte aligned float buffer.
+// 64-byte aligned float buffer, with 16 floats of zeroed slack after its n floats (so that no
+// kernel can ever step past the end). reset_huge maps buffers of 2 MiB or more on Linux
+// (anonymous memory aligned to 2 MiB, madvise'd for transparent huge pages where the system allows
+// them): such memory comes zeroed from the kernel and faults in 2 MiB at a time instead of 4 KiB,
+// which for the megabytes of packed weights of a model is much of the cost of creating it. A
+// buffer can also be a view of part of another one (view(); not owned, never freed).
 class AlignedBuffer {
  public:
   AlignedBuffer() = default;
   explicit AlignedBuffer(size_t n) { reset(n); }
   ~AlignedBuffer() { release(); }
-  AlignedBuffer(AlignedBuffer&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  AlignedBuffer(AlignedBuffer&& o) noexcept
+      : p_(o.p_), n_(o.n_), base_(o.base_), mapped_(o.mapped_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+    o.base_ = nullptr;
+    o.mapped_ = 0;
+  }
   AlignedBuffer& operator=(AlignedBuffer&& o) noexcept;
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
   void reset(size_t n);  // zero-filled; throws std::bad_alloc (also for an n no allocator can give)
+  // Like reset, but the n floats are not cleared: for buffers the caller fills completely, which
+  // then are written once instead of twice.
+  void reset_uninitialized(size_t n);
+  // Zero-filled like reset, in transparent huge pages where possible (see above); the pages are
+  // only faulted in when first written (reset writes every one).
+  void reset_huge(size_t n);
+  // Views n floats at p (64-byte aligned, with the 16 floats of slack after them zero) of a
+  // buffer that outlives this one.
+  void view(float* p, size_t n);
   void release();
   float* data() { return p_; }
   const float* data() const { return p_; }
   size_t size() const { return n_; }
+  // Floats one buffer of n floats takes: n + the slack, rounded up to 64 bytes (views packed
+  // back to back at this stride keep each one's alignment and slack).
+  static size_t stride_floats(size_t n);
 
  private:
+  void allocate(size_t n, bool zero, bool huge);
   float* p_ = nullptr;
   size_t n_ = 0;
+  void* base_ = nullptr;  // owned memory: from posix_memalign (mapped_ == 0) or mmap (mapped_ bytes)
+  size_t mapped_ = 0;
 };
 
 enum class OpType { Conv2d, Depthwise, Pointwise, Bottleneck, AvgPool, Fc, Softmax };
@@ -84,13 +110,56 @@ struct StepDesc {
   std::vector<size_t> koff;  // conv2d: input offset of each of the k*k*inC taps (indirect GEMM)
 };
 
-// Weight packing (copies). packed_*_floats: the size of the packed buffer (checked arithmetic).
+// Where the values of a weight tensor come from: floats (a plan's Float32Array, a float32 model's
+// bytes) or a model file's own encoding, decoded while packing, so that the file's bytes are read
+// once and written once, straight into the packed layout:
+//   F16:                 IEEE half;
+//   U8 I8 I16 I32 I64:   quantized, value i = scale[c] * (q[i] - zero[c]), c = (i / inner) % channels
+//                        (one scale, or one per channel of the quantized axis).
+// Elements are little-endian at any alignment. Decoding gives exactly the floats of the TypeScript
+// reader (src/tflite/dequantize.ts: the product in double, rounded once to float), so both backends
+// run on bit-identical weights.
+enum class WeightType : uint8_t { F32, F16, U8, I8, I16, I32, I64 };
+size_t weight_type_size(WeightType t);
+
+struct WeightSrc {
+  WeightType type = WeightType::F32;
+  const uint8_t* data = nullptr;  // count elements
+  size_t count = 0;
+  const float* scale = nullptr;   // integer types: `channels` values, finite and > 0
+  const double* zero = nullptr;   // integer types: `channels` values, finite
+  size_t channels = 1;
+  size_t inner = 1;               // >= 1
+
+  static WeightSrc floats(const float* p, size_t n) {
+    WeightSrc s;
+    s.data = reinterpret_cast<const uint8_t*>(p);
+    s.count = n;
+    return s;
+  }
+};
+
+// dst[j] = value of element begin + j for j < n (begin + n <= s.count).
+void decode_weights(const WeightSrc& s, size_t begin, size_t n, float* dst);
+
+// Weight packing. packed_*_floats: the size of the packed buffer (checked arithmetic).
 size_t packed_gemm_floats(size_t n, size_t k, size_t nr);
 size_t packed_dw3x3_floats(size_t channels, size_t cb);
-// src [n][k] row-major + bias [n] -> panels of nr: [nr bias][k][nr], zero padded.
+// GEMM panels: src [n][k] row-major + bias [n] -> panels of nr: [nr bias][k][nr], zero padded.
+// pack_gemm_panels writes every float of panels [p0, p1) of dst (packed_gemm_floats(n, k, nr)
+// floats), decoding through tmp (pack_tmp_floats(nr) floats per thread: panels are written in order,
+// row blocks decoded into tmp and transposed from there, all in cache).
+const size_t kPackKc = 128;
+inline size_t pack_tmp_floats(size_t nr) { return nr * kPackKc; }
+void pack_gemm_panels(const WeightSrc& w, const WeightSrc& bias, size_t n, size_t k, size_t nr,
+                      float* dst, size_t p0, size_t p1, float* tmp);
+// Depthwise 3x3 blocks: src [3][3][C] + bias [C] -> blocks of cb channels: [cb bias][9][cb], zero
+// padded. pack_dw3x3_blocks writes every float of blocks [b0, b1) of dst.
+void pack_dw3x3_blocks(const WeightSrc& w, const WeightSrc& bias, size_t channels, size_t cb,
+                       float* dst, size_t b0, size_t b1);
+// Whole-buffer forms of the above (allocate `out`, one thread).
 void pack_gemm(const float* src, const float* bias, size_t n, size_t k, size_t nr,
                AlignedBuffer* out);
-// src [3][3][C] + bias [C] -> blocks of cb channels: [cb bias][9][cb], zero padded.
 void pack_dw3x3(const float* src, const float* bias, size_t channels, size_t cb,
                 AlignedBuffer* out);
 

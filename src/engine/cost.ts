@@ -1,4 +1,8 @@
+import { weightsOf } from '../model/spec.js';
 import type { Step } from './plan.js';
+
+/** Values of the weights and bias of `o`, without decoding weights still encoded (see LazyWeights). */
+const paramsOf = (o: object) => weightsOf(o, 'weights').length + weightsOf(o, 'bias').length;
 
 /** Multiply-adds of one step (convolutions and the classifier; pooling and softmax count as none). */
 export function stepMacs(step: Step): number {
@@ -28,10 +32,9 @@ export function stepParams(step: Step): number {
     case 'depthwise':
     case 'pointwise':
     case 'fc':
-      return step.weights.length + step.bias.length;
+      return paramsOf(step);
     case 'bottleneck':
-      return [step.expand, step.depthwise, step.project].reduce(
-        (sum, part) => sum + (part ? part.weights.length + part.bias.length : 0), 0);
+      return [step.expand, step.depthwise, step.project].reduce((sum, part) => sum + (part ? paramsOf(part) : 0), 0);
     case 'avgpool':
     case 'softmax':
       return 0;

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { encodedWeights, type EncodedWeights } from '../model/spec.js';
 import type { Backend, BackendOptions } from './backend.js';
 import type { Plan } from './plan.js';
 
@@ -28,9 +29,37 @@ interface NativeAddon {
   /**
    * Throws on an invalid plan (naming the step), sizes over the limits (1 GiB of activations, 1 GiB
    * of packed weights), an unknown or unavailable isa (listing the valid ones), out of memory, or
-   * threads that cannot be started.
+   * threads that cannot be started. Every `weights` / `bias` of the plan may be a Float32Array or
+   * an EncodedWeights (a model file's bytes, decoded while packing); both are read in place.
    */
-  Model: new (plan: Plan, options?: { threads?: number; isa?: string }) => NativeModel;
+  Model: new (plan: Plan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel;
+}
+
+/** A plan as the addon takes it: weights and biases still encoded stay encoded. */
+type AddonPlan = Omit<Plan, 'steps'> & { steps: object[] };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * A copy of a step (and of its expand / depthwise / project parts) in which every weights or bias
+ * not decoded yet is its EncodedWeights, so that the addon decodes the file's bytes straight into
+ * its packed layout and no float copy of the weights is ever made on the JS side. Scalars are
+ * copied; arrays and typed arrays are shared.
+ */
+function forAddon(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(o)) {
+    const encoded: EncodedWeights | undefined = key === 'weights' || key === 'bias' ? encodedWeights(o, key) : undefined;
+    const value = encoded ?? o[key];
+    out[key] = encoded === undefined && isPlainObject(value) ? forAddon(value) : value;
+  }
+  return out;
+}
+
+function addonPlan(plan: Plan): AddonPlan {
+  return { ...plan, steps: plan.steps.map((step) => forAddon(step as unknown as Record<string, unknown>)) };
 }
 
 // Where the addon may be, in order: MOBILENET_ADDON (another build of it; then nothing else is tried),
@@ -73,7 +102,7 @@ export function loadAddon(): { addon: NativeAddon } | { error: Error } {
 export function createNativeBackend(plan: Plan, options: BackendOptions): Backend {
   const result = loadAddon();
   if ('error' in result) throw result.error;
-  const model = new result.addon.Model(plan, { threads: options.threads ?? 1, isa: options.isa });
+  const model = new result.addon.Model(addonPlan(plan), { threads: options.threads ?? 1, isa: options.isa });
   return {
     name: 'native',
     isa: model.isa,

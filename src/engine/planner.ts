@@ -2,8 +2,8 @@
 // weight array checked against its shape. Backends trust a plan, so all validation happens here.
 import { MAX_ARENA_BYTES, MAX_RESOLUTION } from '../model/limits.js';
 import { samePadding } from '../model/same-padding.js';
-import type { Activation, Layer, ModelSpec } from '../model/spec.js';
-import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode, type Plan, type Step } from './plan.js';
+import { defineWeights, weightsOf, type Activation, type Layer, type ModelSpec, type WeightValues } from '../model/spec.js';
+import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode, type ConvWeights, type Plan, type Step } from './plan.js';
 
 const ACT_CODES: Record<Activation, ActCode> = { none: ACT_NONE, relu: ACT_RELU, relu6: ACT_RELU6 };
 
@@ -25,9 +25,27 @@ interface Tensor {
 
 type UnplacedStep = Step extends infer S ? (S extends Step ? Omit<S, 'input' | 'output'> : never) : never;
 
-function expectLength(array: Float32Array, length: number, what: string): Float32Array {
-  if (array.length !== length) throw new PlanError(`${what}: expected ${length} values, got ${array.length}`);
-  return array;
+/**
+ * The weights or bias of `layer` after checking their length, without reading them: still-encoded
+ * weights of a model file stay encoded (see LazyWeights), a Float32Array is shared, not copied.
+ */
+function expectLength(layer: object, key: 'weights' | 'bias', length: number, what: string): WeightValues {
+  const values = weightsOf(layer, key);
+  if (values.length !== length) throw new PlanError(`${what}: expected ${length} values, got ${values.length}`);
+  return values;
+}
+
+/** `fields` with `weights` and `bias` added last (as lazy as they came, see defineWeights). */
+const withWeights = defineWeights;
+
+/** The checked weights, bias and activation of one convolution of a bottleneck (or of a fused v1 pair). */
+function convWeights(layer: object, act: ActCode, weightsLength: number, biasLength: number, what: string): ConvWeights {
+  const weights = expectLength(layer, 'weights', weightsLength, `${what} weights`);
+  const bias = expectLength(layer, 'bias', biasLength, `${what} bias`);
+  // Key order as in a literal { weights, bias, act }.
+  const out = withWeights({}, weights, bias) as ConvWeights;
+  out.act = act;
+  return out;
 }
 
 function expectChannels(actual: number, expected: number, what: string): void {
@@ -47,32 +65,32 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       expectChannels(t.c, layer.inC, where);
       const { kernel, inC, outC } = layer;
       const s = spatial(t, kernel, layer.stride);
-      const step = {
-        op: 'conv2d' as const, ...s, kernel, inC, outC, act: ACT_CODES[layer.act],
-        weights: expectLength(layer.weights, outC * kernel * kernel * inC, `${where} weights`),
-        bias: expectLength(layer.bias, outC, `${where} bias`),
-      };
+      const step = withWeights(
+        { op: 'conv2d' as const, ...s, kernel, inC, outC, act: ACT_CODES[layer.act] },
+        expectLength(layer, 'weights', outC * kernel * kernel * inC, `${where} weights`),
+        expectLength(layer, 'bias', outC, `${where} bias`),
+      );
       return { step, out: { h: s.outH, w: s.outW, c: outC } };
     }
     case 'depthwise': {
       expectChannels(t.c, layer.channels, where);
       if (layer.kernel !== 3) throw new PlanError(`${where}: only 3×3 depthwise convolutions are supported, got ${layer.kernel}×${layer.kernel}`);
       const s = spatial(t, 3, layer.stride);
-      const step = {
-        op: 'depthwise' as const, ...s, kernel: 3, channels: layer.channels, act: ACT_CODES[layer.act],
-        weights: expectLength(layer.weights, 9 * layer.channels, `${where} weights`),
-        bias: expectLength(layer.bias, layer.channels, `${where} bias`),
-      };
+      const step = withWeights(
+        { op: 'depthwise' as const, ...s, kernel: 3, channels: layer.channels, act: ACT_CODES[layer.act] },
+        expectLength(layer, 'weights', 9 * layer.channels, `${where} weights`),
+        expectLength(layer, 'bias', layer.channels, `${where} bias`),
+      );
       return { step, out: { h: s.outH, w: s.outW, c: layer.channels } };
     }
     case 'pointwise': {
       expectChannels(t.c, layer.inC, where);
       const { inC, outC } = layer;
-      const step = {
-        op: 'pointwise' as const, h: t.h, w: t.w, inC, outC, act: ACT_CODES[layer.act],
-        weights: expectLength(layer.weights, inC * outC, `${where} weights`),
-        bias: expectLength(layer.bias, outC, `${where} bias`),
-      };
+      const step = withWeights(
+        { op: 'pointwise' as const, h: t.h, w: t.w, inC, outC, act: ACT_CODES[layer.act] },
+        expectLength(layer, 'weights', inC * outC, `${where} weights`),
+        expectLength(layer, 'bias', outC, `${where} bias`),
+      );
       return { step, out: { h: t.h, w: t.w, c: outC } };
     }
     case 'bottleneck': {
@@ -88,21 +106,9 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const s = spatial(t, 3, layer.stride);
       const step = {
         op: 'bottleneck' as const, ...s, inC, expandC, outC, residual: layer.residual,
-        expand: expand && {
-          weights: expectLength(expand.weights, inC * expandC, `${where} expand weights`),
-          bias: expectLength(expand.bias, expandC, `${where} expand bias`),
-          act: ACT_CODES[expand.act],
-        },
-        depthwise: {
-          weights: expectLength(depthwise.weights, 9 * expandC, `${where} depthwise weights`),
-          bias: expectLength(depthwise.bias, expandC, `${where} depthwise bias`),
-          act: ACT_CODES[depthwise.act],
-        },
-        project: {
-          weights: expectLength(project.weights, expandC * outC, `${where} project weights`),
-          bias: expectLength(project.bias, outC, `${where} project bias`),
-          act: ACT_CODES[project.act],
-        },
+        expand: expand && convWeights(expand, ACT_CODES[expand.act], inC * expandC, expandC, `${where} expand`),
+        depthwise: convWeights(depthwise, ACT_CODES[depthwise.act], 9 * expandC, expandC, `${where} depthwise`),
+        project: convWeights(project, ACT_CODES[project.act], expandC * outC, outC, `${where} project`),
       };
       return { step, out: { h: s.outH, w: s.outW, c: outC } };
     }
@@ -111,11 +117,11 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
     case 'fc': {
       expectChannels(t.h * t.w * t.c, layer.inC, where);
       const { inC, outC } = layer;
-      const step = {
-        op: 'fc' as const, inC, outC,
-        weights: expectLength(layer.weights, inC * outC, `${where} weights`),
-        bias: expectLength(layer.bias, outC, `${where} bias`),
-      };
+      const step = withWeights(
+        { op: 'fc' as const, inC, outC },
+        expectLength(layer, 'weights', inC * outC, `${where} weights`),
+        expectLength(layer, 'bias', outC, `${where} bias`),
+      );
       return { step, out: { h: 1, w: 1, c: outC } };
     }
     case 'softmax': {
@@ -151,8 +157,8 @@ function fuseDepthwiseSeparable(lowered: Lowered[]): Lowered[] {
       step: {
         op: 'bottleneck', inH, inW, outH, outW, stride, padTop, padLeft,
         inC: channels, expandC: channels, outC: pw.outC, residual: false, expand: null,
-        depthwise: { weights: dw.weights, bias: dw.bias, act: dw.act },
-        project: { weights: pw.weights, bias: pw.bias, act: pw.act },
+        depthwise: convWeights(dw, dw.act, 9 * channels, channels, 'depthwise'),
+        project: convWeights(pw, pw.act, channels * pw.outC, pw.outC, 'pointwise'),
       },
       in: lowered[i].in,
       out: lowered[i + 1].out,
@@ -191,7 +197,8 @@ export function planLayers(layers: Layer[], input: Tensor): Plan {
 
   let end: 0 | 1 = 0;
   const steps = lowered.map(({ step, in: inT, out }) => {
-    const placed = { ...step, input: offsetAt(end, size(inT)), output: offsetAt(end === 0 ? 1 : 0, size(out)) } as Step;
+    // Placed in place: a copy ({ ...step }) would read, and so decode, lazy weights.
+    const placed = Object.assign(step, { input: offsetAt(end, size(inT)), output: offsetAt(end === 0 ? 1 : 0, size(out)) }) as Step;
     end = end === 0 ? 1 : 0;
     return placed;
   });

@@ -97,3 +97,116 @@ export interface ModelSpec {
   /** Class names, index-aligned with the output; absent when the source had none. */
   labels?: string[];
 }
+
+// --- Weights kept in a model file's encoding until they are read ------------------------------
+//
+// A layer read from a file does not hold Float32Arrays from the start: its `weights` and `bias`
+// are accessor properties over a LazyWeights that keeps the file's bytes (quantized integers,
+// float16, float32) and decodes them to floats the first time the property is read. The native
+// backend never reads them: it takes the encoded bytes and decodes them while repacking (see
+// src/engine/native.ts), so loading a quantized model puts no weight data on the JS side at all.
+// Reading `layer.weights` (the reference backend, a test) gives the same Float32Array every time;
+// assigning one replaces the lazy value like any property.
+
+/** How a model file stores a tensor's elements (little-endian). */
+export type WeightEncoding = 'f32' | 'f16' | 'u8' | 'i8' | 'i16' | 'i32' | 'i64';
+
+/**
+ * A tensor as the file stores it: `length` elements of `type` in `data` (a view into the file, any
+ * alignment). Integer types are quantized: value i = scale[c] · (q[i] − zeroPoint[c]) with
+ * c = ⌊i / inner⌋ mod scale.length (one scale for the tensor, or one per channel of its quantized
+ * axis). Float types leave scale and zeroPoint empty.
+ */
+export interface EncodedWeights {
+  type: WeightEncoding;
+  data: Uint8Array;
+  length: number;
+  scale: Float32Array;
+  zeroPoint: Float64Array;
+  inner: number;
+}
+
+/** Floats decoded from an EncodedWeights on first use (once; later calls return the same array). */
+export class LazyWeights {
+  #floats: Float32Array | null = null;
+
+  constructor(
+    readonly encoded: EncodedWeights,
+    private readonly decode: (encoded: EncodedWeights) => Float32Array,
+  ) {}
+
+  get length(): number {
+    return this.encoded.length;
+  }
+
+  /** True once the floats exist (someone may have changed them since: they, not `encoded`, count). */
+  get decoded(): boolean {
+    return this.#floats !== null;
+  }
+
+  floats(): Float32Array {
+    return (this.#floats ??= this.decode(this.encoded));
+  }
+}
+
+/** What a weights or bias property holds: floats, or floats still to be decoded. */
+export type WeightValues = Float32Array | LazyWeights;
+
+type WeightKey = 'weights' | 'bias';
+
+/** The values behind the lazy `weights` and `bias` of an object (a non-enumerable own property). */
+const LAZY = Symbol('mobilenet.lazyWeights');
+type LazyState = Record<WeightKey, WeightValues>;
+
+function defineData(target: object, key: WeightKey, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+// One getter and setter per key, shared by every object (no closures per object, and the objects
+// keep V8's fast properties). The first read decodes and turns the property into a plain one
+// holding the floats, so that hot loops (the reference backend) read a plain property.
+function lazyAccessor(key: WeightKey): PropertyDescriptor {
+  return {
+    get(this: { [LAZY]: LazyState }): Float32Array {
+      const values = this[LAZY][key];
+      const floats = values instanceof LazyWeights ? values.floats() : values;
+      defineData(this, key, floats);
+      return floats;
+    },
+    set(this: object, value: unknown) {
+      defineData(this, key, value);
+    },
+    enumerable: true,
+    configurable: true,
+  };
+}
+const ACCESSORS: Record<WeightKey, PropertyDescriptor> = { weights: lazyAccessor('weights'), bias: lazyAccessor('bias') };
+
+/**
+ * Gives `target` its `weights` and `bias`: plain properties when both are Float32Arrays; otherwise
+ * enumerable accessors that decode on first read (then become plain properties holding the floats).
+ * Several objects may share one LazyWeights (a layer and its plan step): they then share its one
+ * Float32Array, as they would share an array. Returns `target`, typed with the two properties.
+ */
+export function defineWeights<T extends object>(target: T, weights: WeightValues, bias: WeightValues): T & Record<WeightKey, Float32Array> {
+  if (!(weights instanceof LazyWeights) && !(bias instanceof LazyWeights)) {
+    return Object.assign(target, { weights, bias });
+  }
+  Object.defineProperty(target, LAZY, { value: { weights, bias }, configurable: true });
+  Object.defineProperty(target, 'weights', ACCESSORS.weights);
+  Object.defineProperty(target, 'bias', ACCESSORS.bias);
+  return target as T & Record<WeightKey, Float32Array>;
+}
+
+/** `target[key]` without decoding it: the LazyWeights while the property is still lazy, else its value. */
+export function weightsOf(target: object, key: WeightKey): WeightValues {
+  const get = Object.getOwnPropertyDescriptor(target, key)?.get;
+  if (get !== undefined && get === ACCESSORS[key].get) return (target as { [LAZY]: LazyState })[LAZY][key];
+  return (target as Record<WeightKey, Float32Array>)[key];
+}
+
+/** The encoded form of `target[key]` if its floats have not been decoded (nor replaced) yet. */
+export function encodedWeights(target: object, key: WeightKey): EncodedWeights | undefined {
+  const values = weightsOf(target, key);
+  return values instanceof LazyWeights && !values.decoded ? values.encoded : undefined;
+}

@@ -27,6 +27,15 @@ const WORK_BASE = 1 << 20;
 
 const utf8 = new TextDecoder('utf-8');
 
+/**
+ * What is being read, for error messages: a string, or a function that builds it. Messages are only
+ * needed when a read fails, so the hot paths pass functions (or nothing) and no string is built for
+ * the thousands of reads of a good file.
+ */
+export type Label = string | (() => string);
+
+const text = (label: Label): string => (typeof label === 'string' ? label : label());
+
 export class FlatBuffer {
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -54,68 +63,76 @@ export class FlatBuffer {
   }
 
   /** Accounts for decoding `units` (bytes copied, tables visited); throws when the budget runs out. */
-  spend(units: number, what: string): void {
+  spend(units: number, what: Label): void {
     this.workLeft -= units;
-    if (this.workLeft < 0) this.fail(`${what}: references shared so often that decoding would not end`);
+    if (this.workLeft < 0) this.fail(`${text(what)}: references shared so often that decoding would not end`);
+  }
+
+  /** True when [pos, pos + size) lies inside the buffer. */
+  inside(pos: number, size: number): boolean {
+    return Number.isSafeInteger(pos) && Number.isSafeInteger(size) && pos >= 0 && size >= 0 && pos + size <= this.bytes.byteLength;
   }
 
   /** Throws unless [pos, pos + size) lies inside the buffer. */
-  check(pos: number, size: number, what: string): void {
-    if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(size) || pos < 0 || size < 0 || pos + size > this.length) {
-      this.fail(`${what} at offset ${pos} (${size} bytes) lies outside the ${this.length}-byte buffer`);
+  check(pos: number, size: number, what: Label): void {
+    if (!this.inside(pos, size)) {
+      this.fail(`${text(what)} at offset ${pos} (${size} bytes) lies outside the ${this.length}-byte buffer`);
     }
   }
 
-  u8(pos: number, what: string): number {
+  u8(pos: number, what: Label): number {
     this.check(pos, 1, what);
     return this.view.getUint8(pos);
   }
 
-  i8(pos: number, what: string): number {
+  i8(pos: number, what: Label): number {
     this.check(pos, 1, what);
     return this.view.getInt8(pos);
   }
 
-  u16(pos: number, what: string): number {
+  u16(pos: number, what: Label): number {
     this.check(pos, 2, what);
     return this.view.getUint16(pos, true);
   }
 
-  i32(pos: number, what: string): number {
+  i32(pos: number, what: Label): number {
     this.check(pos, 4, what);
     return this.view.getInt32(pos, true);
   }
 
-  u32(pos: number, what: string): number {
+  u32(pos: number, what: Label): number {
     this.check(pos, 4, what);
     return this.view.getUint32(pos, true);
   }
 
-  f32(pos: number, what: string): number {
+  f32(pos: number, what: Label): number {
     this.check(pos, 4, what);
     return this.view.getFloat32(pos, true);
   }
 
   /** A 64-bit integer as a JS number; values beyond ±2^53 are refused rather than rounded. */
-  i64(pos: number, what: string): number {
+  i64(pos: number, what: Label): number {
     this.check(pos, 8, what);
-    return this.safe(this.view.getBigInt64(pos, true), what);
+    // Two 32-bit halves: exact whenever the result is a safe integer (BigInt only to name a bad value).
+    const value = this.view.getInt32(pos + 4, true) * 4294967296 + this.view.getUint32(pos, true);
+    return Number.isSafeInteger(value) ? value : this.safe(this.view.getBigInt64(pos, true), what);
   }
 
-  u64(pos: number, what: string): number {
+  u64(pos: number, what: Label): number {
     this.check(pos, 8, what);
-    return this.safe(this.view.getBigUint64(pos, true), what);
+    const value = this.view.getUint32(pos + 4, true) * 4294967296 + this.view.getUint32(pos, true);
+    return Number.isSafeInteger(value) ? value : this.safe(this.view.getBigUint64(pos, true), what);
   }
 
-  private safe(value: bigint, what: string): number {
+  private safe(value: bigint, what: Label): number {
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-      this.fail(`${what} = ${value} is out of range`);
+      this.fail(`${text(what)} = ${value} is out of range`);
     }
     return Number(value);
   }
 
   /** Follows the uoffset stored at `pos`. */
-  deref(pos: number, what: string): number {
+  deref(pos: number, what: Label): number {
     return pos + this.u32(pos, what);
   }
 
@@ -133,16 +150,17 @@ export class FlatBuffer {
   }
 
   /** The table at `pos`, with its vtable validated. */
-  tableAt(pos: number, depth: number, what: string): Table {
-    if (depth > MAX_TABLE_DEPTH) this.fail(`${what}: tables nested deeper than ${MAX_TABLE_DEPTH}`);
-    const vtable = pos - this.i32(pos, `${what} (table)`);
-    this.check(vtable, 4, `${what} (vtable)`);
+  tableAt(pos: number, depth: number, what: Label): Table {
+    if (depth > MAX_TABLE_DEPTH) this.fail(`${text(what)}: tables nested deeper than ${MAX_TABLE_DEPTH}`);
+    if (!this.inside(pos, 4)) this.check(pos, 4, () => `${text(what)} (table)`);
+    const vtable = pos - this.view.getInt32(pos, true);
+    if (!this.inside(vtable, 4)) this.check(vtable, 4, () => `${text(what)} (vtable)`);
     const vtableSize = this.view.getUint16(vtable, true);
     const tableSize = this.view.getUint16(vtable + 2, true);
-    if (vtableSize < 4 || vtableSize % 2 !== 0) this.fail(`${what}: invalid vtable size ${vtableSize}`);
-    this.check(vtable, vtableSize, `${what} (vtable)`);
-    if (tableSize < 4) this.fail(`${what}: invalid table size ${tableSize}`);
-    this.check(pos, tableSize, `${what} (table)`);
+    if (vtableSize < 4 || vtableSize % 2 !== 0) this.fail(`${text(what)}: invalid vtable size ${vtableSize}`);
+    if (!this.inside(vtable, vtableSize)) this.check(vtable, vtableSize, () => `${text(what)} (vtable)`);
+    if (tableSize < 4) this.fail(`${text(what)}: invalid table size ${tableSize}`);
+    if (!this.inside(pos, tableSize)) this.check(pos, tableSize, () => `${text(what)} (table)`);
     this.spend(vtableSize + tableSize, what);
     return new Table(this, pos, vtable, vtableSize, tableSize, depth, what);
   }
@@ -156,6 +174,8 @@ export interface VectorRef {
 }
 
 export class Table {
+  #what: Label;
+
   constructor(
     readonly fb: FlatBuffer,
     readonly pos: number,
@@ -164,8 +184,16 @@ export class Table {
     private readonly tableSize: number,
     readonly depth: number,
     /** Where this table sits in the schema, for error messages ("Model.subgraphs[0].tensors[3]"). */
-    readonly what: string,
-  ) {}
+    what: Label,
+  ) {
+    this.#what = what;
+  }
+
+  /** Where this table sits in the schema, for error messages ("Model.subgraphs[0].tensors[3]"). */
+  get what(): string {
+    if (typeof this.#what !== 'string') this.#what = this.#what();
+    return this.#what;
+  }
 
   private name(field: number): string {
     return `${this.what} field ${field}`;
@@ -219,34 +247,37 @@ export class Table {
 
   i64(field: number, fallback = 0): number {
     const p = this.fieldPos(field, 8);
-    return p ? this.fb.i64(p, this.name(field)) : fallback;
+    return p ? this.fb.i64(p, () => this.name(field)) : fallback;
   }
 
   u64(field: number, fallback = 0): number {
     const p = this.fieldPos(field, 8);
-    return p ? this.fb.u64(p, this.name(field)) : fallback;
+    return p ? this.fb.u64(p, () => this.name(field)) : fallback;
   }
 
   /** Position of the object a reference field points to, or 0 when absent. */
   private target(field: number): number {
     const p = this.fieldPos(field, 4);
-    return p ? this.fb.deref(p, this.name(field)) : 0;
+    // fieldPos checked that the 4 bytes lie inside the table, hence inside the buffer.
+    return p ? p + this.fb.view.getUint32(p, true) : 0;
   }
 
   /** A sub-table, or null when the field is absent. */
   table(field: number, what: string): Table | null {
     const t = this.target(field);
-    return t ? this.fb.tableAt(t, this.depth + 1, `${this.what}.${what}`) : null;
+    return t ? this.fb.tableAt(t, this.depth + 1, () => `${this.what}.${what}`) : null;
   }
 
   /** A vector of `elementSize`-byte elements, bounds-checked as a whole, or null when absent. */
   vector(field: number, elementSize: number, what: string): VectorRef | null {
     const t = this.target(field);
     if (!t) return null;
-    const length = this.fb.u32(t, `${this.what}.${what} (vector length)`);
+    const fb = this.fb;
+    if (!fb.inside(t, 4)) fb.check(t, 4, () => `${this.what}.${what} (vector length)`);
+    const length = fb.view.getUint32(t, true);
     // length ≤ 2^32 and elementSize ≤ 8, so the product is an exact double.
-    this.fb.check(t + 4, length * elementSize, `${this.what}.${what} (vector of ${length})`);
-    this.fb.spend(4 + length * elementSize, `${this.what}.${what}`);
+    if (!fb.inside(t + 4, length * elementSize)) fb.check(t + 4, length * elementSize, () => `${this.what}.${what} (vector of ${length})`);
+    fb.spend(4 + length * elementSize, () => `${this.what}.${what}`);
     return { start: t + 4, length };
   }
 
@@ -255,9 +286,10 @@ export class Table {
     const v = this.vector(field, 4, what);
     if (!v) return [];
     const out: Table[] = new Array(v.length);
+    const view = this.fb.view;
     for (let i = 0; i < v.length; i++) {
-      const label = `${this.what}.${what}[${i}]`;
-      out[i] = this.fb.tableAt(this.fb.deref(v.start + 4 * i, label), this.depth + 1, label);
+      const at = v.start + 4 * i;
+      out[i] = this.fb.tableAt(at + view.getUint32(at, true), this.depth + 1, () => `${this.what}.${what}[${i}]`);
     }
     return out;
   }
@@ -272,7 +304,8 @@ export class Table {
   /** A string (UTF-8, invalid sequences replaced), or null when absent. */
   string(field: number, what: string): string | null {
     const v = this.vector(field, 1, what);
-    return v ? utf8.decode(this.fb.bytes.subarray(v.start, v.start + v.length)) : null;
+    if (!v) return null;
+    return v.length === 0 ? '' : utf8.decode(this.fb.bytes.subarray(v.start, v.start + v.length));
   }
 
   /** A vector of strings. */
@@ -281,10 +314,10 @@ export class Table {
     if (!v) return [];
     const out: string[] = [];
     for (let i = 0; i < v.length; i++) {
-      const s = this.fb.deref(v.start + 4 * i, `${this.what}.${what}[${i}]`);
-      const length = this.fb.u32(s, `${this.what}.${what}[${i}] (length)`);
-      this.fb.check(s + 4, length, `${this.what}.${what}[${i}]`);
-      this.fb.spend(length, `${this.what}.${what}[${i}]`);
+      const s = this.fb.deref(v.start + 4 * i, () => `${this.what}.${what}[${i}]`);
+      const length = this.fb.u32(s, () => `${this.what}.${what}[${i}] (length)`);
+      this.fb.check(s + 4, length, () => `${this.what}.${what}[${i}]`);
+      this.fb.spend(length, () => `${this.what}.${what}[${i}]`);
       out.push(utf8.decode(this.fb.bytes.subarray(s + 4, s + 4 + length)));
     }
     return out;
@@ -294,8 +327,8 @@ export class Table {
   bytes(field: number, what: string): Uint8Array | null {
     const t = this.target(field);
     if (!t) return null;
-    const length = this.fb.u32(t, `${this.what}.${what} (vector length)`);
-    this.fb.check(t + 4, length, `${this.what}.${what} (vector of ${length})`);
+    const length = this.fb.u32(t, () => `${this.what}.${what} (vector length)`);
+    this.fb.check(t + 4, length, () => `${this.what}.${what} (vector of ${length})`);
     return this.fb.bytes.subarray(t + 4, t + 4 + length);
   }
 
@@ -304,7 +337,8 @@ export class Table {
     const v = this.vector(field, 4, what);
     if (!v) return null;
     const out: number[] = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.view.getInt32(v.start + 4 * i, true);
+    const view = this.fb.view;
+    for (let i = 0; i < v.length; i++) out[i] = view.getInt32(v.start + 4 * i, true);
     return out;
   }
 
@@ -313,7 +347,8 @@ export class Table {
     const v = this.vector(field, 4, what);
     if (!v) return null;
     const out = new Float32Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.view.getFloat32(v.start + 4 * i, true);
+    const view = this.fb.view;
+    for (let i = 0; i < v.length; i++) out[i] = view.getFloat32(v.start + 4 * i, true);
     return out;
   }
 
@@ -322,7 +357,12 @@ export class Table {
     const v = this.vector(field, 8, what);
     if (!v) return null;
     const out: number[] = new Array(v.length);
-    for (let i = 0; i < v.length; i++) out[i] = this.fb.i64(v.start + 8 * i, `${this.what}.${what}[${i}]`);
+    const view = this.fb.view;
+    for (let i = 0; i < v.length; i++) {
+      const at = v.start + 8 * i;
+      const value = view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+      out[i] = Number.isSafeInteger(value) ? value : this.fb.i64(at, () => `${this.what}.${what}[${i}]`);
+    }
     return out;
   }
 

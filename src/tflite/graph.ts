@@ -1,6 +1,7 @@
 // Walks the operators of a TFLite subgraph, in execution order, from the input tensor and turns them
 // into a chain of primitive layers (convolutions, depthwise convolutions, residual adds, the global
-// pool, the classifier, softmax) with float weights. It checks that every operator continues the
+// pool, the classifier, softmax) with their weights (checked, but left in the file's encoding until
+// someone reads them as floats: see LazyWeights). It checks that every operator continues the
 // chain, that every spatial shape follows TensorFlow's SAME rule, and refuses anything else.
 //
 // Passed through without a layer: QUANTIZE / DEQUANTIZE (type changes; on constants they dequantize
@@ -11,8 +12,8 @@
 // Elementwise MUL / DIV / ADD / SUB of the input by constants, before the first layer, is the model's
 // own input scaling (Keras' Rescaling layer or preprocess_input inside the model): it is returned as
 // an affine map x·scale + offset for the input normalization to absorb, not as a layer.
-import type { Activation, Conv2dLayer, DepthwiseLayer } from '../model/spec.js';
-import { dequantize, elementCount, isConstant, readIntegerConstant, type TensorSource } from './dequantize.js';
+import type { Activation, Conv2dLayer, DepthwiseLayer, LazyWeights, WeightValues } from '../model/spec.js';
+import { elementCount, isConstant, lazyTensor, readIntegerConstant, type TensorSource } from './dequantize.js';
 import { ModelFormatError } from './errors.js';
 import {
   ActivationFunction,
@@ -48,11 +49,17 @@ interface Placed {
   output: number;
 }
 
-export interface ConvPrim extends Spatial, Placed, Omit<Conv2dLayer, 'type'> {
+/** Weights and bias of a layer: still encoded as in the file (decoded on first use, see LazyWeights). */
+interface PrimWeights {
+  weights: WeightValues;
+  bias: WeightValues;
+}
+
+export interface ConvPrim extends Spatial, Placed, PrimWeights, Omit<Conv2dLayer, 'type' | 'weights' | 'bias'> {
   kind: 'conv';
 }
 
-export interface DepthwisePrim extends Spatial, Placed, Omit<DepthwiseLayer, 'type'> {
+export interface DepthwisePrim extends Spatial, Placed, PrimWeights, Omit<DepthwiseLayer, 'type' | 'weights' | 'bias'> {
   kind: 'depthwise';
 }
 
@@ -77,8 +84,8 @@ export interface FullyConnectedPrim {
   outC: number;
   act: Activation;
   /** [outC, inC] */
-  weights: Float32Array;
-  bias: Float32Array;
+  weights: WeightValues;
+  bias: WeightValues;
   output: number;
 }
 
@@ -196,8 +203,8 @@ class GraphWalk implements TensorSource {
     return this.alias.get(index) ?? index;
   }
 
-  /** A constant input (possibly behind a DEQUANTIZE), dequantized. */
-  constant(op: Operator, index: number | undefined, role: string): { tensor: Tensor; values: Float32Array } {
+  /** A constant input (possibly behind a DEQUANTIZE): checked, to be decoded to floats on first use. */
+  constant(op: Operator, index: number | undefined, role: string): { tensor: Tensor; values: LazyWeights } {
     let t = this.tensor(op, index, role);
     const source = this.constants.get(t.index);
     if (source !== undefined) t = this.sg.tensors[source]!;
@@ -206,7 +213,7 @@ class GraphWalk implements TensorSource {
     // makes us dequantize far more values than it has bytes is refused instead of ground through.
     this.valuesLeft -= elementCount(this, t);
     if (this.valuesLeft < 0) this.failAt(op, `${role}: the constants share buffers far more than a model does`);
-    return { tensor: t, values: dequantize(this, t) };
+    return { tensor: t, values: lazyTensor(this, t) };
   }
 
   private integers(op: Operator, index: number | undefined, role: string): { tensor: Tensor; values: number[] } {
@@ -432,7 +439,7 @@ class GraphWalk implements TensorSource {
     return { flow, stride, outH: sameH.out, outW: sameW.out };
   }
 
-  private bias(op: Operator, index: number | undefined, channels: number): Float32Array {
+  private bias(op: Operator, index: number | undefined, channels: number): WeightValues {
     if (index === undefined || index < 0) return new Float32Array(channels);
     const { tensor, values } = this.constant(op, index, 'bias');
     if (tensor.shape.length !== 1 || tensor.shape[0] !== channels) {
@@ -459,7 +466,7 @@ class GraphWalk implements TensorSource {
    */
   private convOutput(
     op: Operator, activation: number, flow: Flow, kernel: number, stride: number,
-    outH: number, outW: number, outC: number, weights: Float32Array,
+    outH: number, outW: number, outC: number, weights: WeightValues,
   ) {
     const out = this.tensor(op, op.outputs[0], 'output');
     this.expectShape(op, out, [1, outH, outW, outC]);
@@ -546,7 +553,8 @@ class GraphWalk implements TensorSource {
       this.failAt(op, `does not take the previous layer's output (tensor ${flow.tensor})`);
     }
     const inputFirst = a === flow.tensor;
-    const { tensor: ct, values } = this.constant(op, op.inputs[inputFirst ? 1 : 0], 'operand');
+    const { tensor: ct, values: lazy } = this.constant(op, op.inputs[inputFirst ? 1 : 0], 'operand');
+    const values = lazy.floats();
     const perChannel = values.length === 3 && ct.shape[ct.shape.length - 1] === 3;
     if (values.length !== 1 && !perChannel) {
       this.failAt(op, `the constant operand has shape [${ct.shape.join(', ')}]; input scaling uses one value or one per channel`);

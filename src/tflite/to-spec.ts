@@ -13,15 +13,22 @@ import {
   shapeOf,
   type LayerShape,
 } from '../model/architecture.js';
-import type {
-  Arch,
-  BottleneckLayer,
-  DepthwiseLayer,
-  Layer,
-  ModelSpec,
-  PointwiseLayer,
+import {
+  defineWeights,
+  LazyWeights,
+  weightsOf,
+  type Arch,
+  type BottleneckLayer,
+  type Conv2dLayer,
+  type DepthwiseLayer,
+  type FullyConnectedLayer,
+  type Layer,
+  type ModelSpec,
+  type PointwiseLayer,
+  type WeightValues,
 } from '../model/spec.js';
 import { fitLabels } from '../model/labels.js';
+import { firstNonFinite } from './dequantize.js';
 import { ModelFormatError } from './errors.js';
 import { walkGraph, type ConvPrim, type DepthwisePrim, type FullyConnectedPrim, type Origin, type Prim } from './graph.js';
 import type { TfliteMetadata } from './metadata.js';
@@ -50,13 +57,28 @@ function failAt(file: string, origin: Origin, detail: string): never {
   throw new ModelFormatError(file, `operator ${origin.op} (${origin.opName}): ${detail}`);
 }
 
-function pointwise(p: ConvPrim): PointwiseLayer {
-  return { type: 'pointwise', inC: p.inC, outC: p.outC, act: p.act, weights: p.weights, bias: p.bias };
+/**
+ * A layer with its weights and bias (both last, as in every layer literal), left as the graph walk
+ * found them: still encoded, decoded on first read (see defineWeights).
+ */
+function withWeights<L extends Layer & { weights: Float32Array; bias: Float32Array }>(
+  layer: Omit<L, 'weights' | 'bias'>, p: { weights: WeightValues; bias: WeightValues },
+): L {
+  return defineWeights(layer, p.weights, p.bias) as L;
+}
+
+function pointwise(p: ConvPrim | FullyConnectedPrim): PointwiseLayer {
+  return withWeights<PointwiseLayer>({ type: 'pointwise', inC: p.inC, outC: p.outC, act: p.act }, p);
 }
 
 function depthwise(p: DepthwisePrim): DepthwiseLayer {
-  const { kernel, stride, channels, act, weights, bias } = p;
-  return { type: 'depthwise', kernel, stride, channels, act, weights, bias };
+  const { kernel, stride, channels, act } = p;
+  return withWeights<DepthwiseLayer>({ type: 'depthwise', kernel, stride, channels, act }, p);
+}
+
+function conv2d(p: ConvPrim): Conv2dLayer {
+  const { kernel, stride, inC, outC, act } = p;
+  return withWeights<Conv2dLayer>({ type: 'conv2d', kernel, stride, inC, outC, act }, p);
 }
 
 /** Recognises the layers in the chain. Shapes are checked afterwards, against the tables. */
@@ -73,8 +95,7 @@ function group(prims: Prim[], file: string): Grouped {
   if (stem.kind !== 'conv' || stem.kernel === 1) {
     failAt(file, stem.origin, 'expected the stem convolution (a k×k CONV_2D on the input) first');
   }
-  const { kernel, stride, inC, outC, act, weights, bias } = stem;
-  push({ type: 'conv2d', kernel, stride, inC, outC, act, weights, bias }, stem.origin);
+  push(conv2d(stem), stem.origin);
 
   // An inverted-residual block: [1×1 expand, RELU6] → depthwise, RELU6 → 1×1 linear project [→ ADD].
   const bottleneck = (expand: ConvPrim | null, dw: DepthwisePrim, project: ConvPrim, next: number): number => {
@@ -120,12 +141,12 @@ function group(prims: Prim[], file: string): Grouped {
       if (p.kind === 'conv' && (p.kernel !== 1 || p.inH !== 1 || p.inW !== 1)) {
         failAt(file, p.origin, `${p.kernel}×${p.kernel} convolution after the global pool`);
       }
-      const { inC, outC, act, weights, bias } = p;
+      const { inC, outC, act } = p;
       if (i < dense.length - 1) {
-        push({ type: 'pointwise', inC, outC, act, weights, bias }, p.origin); // a hidden dense layer
+        push(pointwise(p), p.origin); // a hidden dense layer
       } else {
         if (act !== 'none') failAt(file, p.origin, `the classifier must be linear, found ${act}`);
-        push({ type: 'fc', inC, outC, weights, bias }, p.origin);
+        push(withWeights<FullyConnectedLayer>({ type: 'fc', inC, outC }, p), p.origin);
       }
     });
     return next;
@@ -167,8 +188,7 @@ function group(prims: Prim[], file: string): Grouped {
           k++;
         } else {
           // Not part of either architecture at this place: the table comparison reports it.
-          const { kernel: kk, stride: s, inC: i, outC: o, act: a, weights: w, bias: b } = p;
-          push({ type: 'conv2d', kernel: kk, stride: s, inC: i, outC: o, act: a, weights: w, bias: b }, p.origin);
+          push(conv2d(p), p.origin);
           k++;
         }
         break;
@@ -220,30 +240,40 @@ function candidateAlphas(arch: Arch, layers: Layer[]): number[] {
   return out.filter((a, i) => a > 0 && Number.isFinite(a) && out.findIndex((b) => Math.abs(a - b) < 1e-9) === i);
 }
 
+/** Index of the first non-finite value, or -1 (encoded weights: mostly without decoding them). */
+function nonFiniteAt(values: WeightValues): number {
+  if (values instanceof LazyWeights) return values.decoded ? nonFiniteAt(values.floats()) : firstNonFinite(values.encoded);
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
 /** Checks that every weight and bias has the element count its layer needs and is finite. */
 function checkWeights(file: string, layer: Layer, origin: Origin | null): void {
-  const check = (what: string, values: Float32Array, expected: number) => {
+  const check = (what: string, key: 'weights' | 'bias', expected: number) => {
+    const values = weightsOf(layer, key);
     const where = origin ? `operator ${origin.op} (${origin.opName})` : 'layer';
     if (values.length !== expected) {
       throw new ModelFormatError(file, `${where}: ${what} has ${values.length} values, the layer needs ${expected}`);
     }
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i]!)) throw new ModelFormatError(file, `${where}: ${what} value ${i} is ${values[i]}`);
+    const i = nonFiniteAt(values);
+    if (i >= 0) {
+      const floats = values instanceof LazyWeights ? values.floats() : values;
+      throw new ModelFormatError(file, `${where}: ${what} value ${i} is ${floats[i]}`);
     }
   };
   switch (layer.type) {
     case 'conv2d':
-      check('filter', layer.weights, layer.outC * layer.kernel * layer.kernel * layer.inC);
-      check('bias', layer.bias, layer.outC);
+      check('filter', 'weights', layer.outC * layer.kernel * layer.kernel * layer.inC);
+      check('bias', 'bias', layer.outC);
       break;
     case 'depthwise':
-      check('filter', layer.weights, layer.kernel * layer.kernel * layer.channels);
-      check('bias', layer.bias, layer.channels);
+      check('filter', 'weights', layer.kernel * layer.kernel * layer.channels);
+      check('bias', 'bias', layer.channels);
       break;
     case 'pointwise':
     case 'fc':
-      check('weights', layer.weights, layer.outC * layer.inC);
-      check('bias', layer.bias, layer.outC);
+      check('weights', 'weights', layer.outC * layer.inC);
+      check('bias', 'bias', layer.outC);
       break;
     case 'bottleneck':
       if (layer.expand) checkWeights(file, layer.expand, origin);
