@@ -395,7 +395,7 @@ describe('dequantization', () => {
     shape,
     type,
     buffer: 1,
-    quantization: { min: null, max: null, scale: Float32Array.from(scale), zeroPoint, quantizedDimension: axis, hasCustomDetails: false },
+    quantization: { scale: Float32Array.from(scale), zeroPoint, quantizedDimension: axis, hasCustomDetails: false },
     isVariable: false,
     sparse: false,
   });
@@ -456,7 +456,7 @@ describe('graph helpers', () => {
   it('activation implied by an output range', () => {
     const t = (type: number, scale: number, zeroPoint: number): Tensor => ({
       index: 0, name: '', shape: [1], type, buffer: 0, isVariable: false, sparse: false,
-      quantization: { min: null, max: null, scale: Float32Array.from([scale]), zeroPoint: [zeroPoint], quantizedDimension: 0, hasCustomDetails: false },
+      quantization: { scale: Float32Array.from([scale]), zeroPoint: [zeroPoint], quantizedDimension: 0, hasCustomDetails: false },
     });
     expect(rangeImpliedActivation(t(TYPE.UINT8, 0.023528477177023888, 0))).toBe('relu6'); // the TF1 files' RELU6 range
     expect(rangeImpliedActivation(t(TYPE.INT8, 0.0235294122248888, -128))).toBe('relu6'); // the TF2 file's

@@ -2,7 +2,7 @@
 // time; callers then fall back to the reference backend.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { encodedWeights, type EncodedWeights } from '../model/spec.js';
 import type { Backend, BackendOptions } from './backend.js';
 import type { Plan } from './plan.js';
@@ -66,13 +66,15 @@ function addonPlan(plan: Plan): AddonPlan {
 // the build from source (build/Release, made by the install script or `npm run build:native`), the
 // prebuilt addon shipped in the npm tarball for this platform (prebuilds/<platform>-<arch>). From
 // src/engine/ (tests) and dist/engine/ (the package) alike, both folders are two levels up.
-function addonCandidates(): string[] {
-  if (process.env.MOBILENET_ADDON) return [process.env.MOBILENET_ADDON];
-  const inPackage = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
-  return [
-    inPackage('build/Release/mobilenet_native.node'),
-    inPackage(`prebuilds/${process.platform}-${process.arch}/mobilenet_native.node`),
-  ];
+// (Paths are joined to import.meta.dirname: no URL is parsed on the way to a model load.)
+function* addonCandidates(): Generator<string> {
+  if (process.env.MOBILENET_ADDON) {
+    yield process.env.MOBILENET_ADDON;
+    return;
+  }
+  const root = join(import.meta.dirname, '..', '..');
+  yield join(root, 'build', 'Release', 'mobilenet_native.node');
+  yield join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mobilenet_native.node');
 }
 
 let loaded: { addon: NativeAddon } | { error: Error } | undefined;
@@ -80,7 +82,7 @@ let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 /** The addon, or the reason it cannot be used (every place tried, on the message's first line). Loaded once. */
 export function loadAddon(): { addon: NativeAddon } | { error: Error } {
   if (!loaded) {
-    const require = createRequire(import.meta.url);
+    const require = createRequire(import.meta.filename);
     const tried: string[] = [];
     for (const path of addonCandidates()) {
       if (!existsSync(path)) {

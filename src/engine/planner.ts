@@ -29,9 +29,9 @@ type UnplacedStep = Step extends infer S ? (S extends Step ? Omit<S, 'input' | '
  * The weights or bias of `layer` after checking their length, without reading them: still-encoded
  * weights of a model file stay encoded (see LazyWeights), a Float32Array is shared, not copied.
  */
-function expectLength(layer: object, key: 'weights' | 'bias', length: number, what: string): WeightValues {
+function expectLength(layer: object, key: 'weights' | 'bias', length: number, where: string, part = ''): WeightValues {
   const values = weightsOf(layer, key);
-  if (values.length !== length) throw new PlanError(`${what}: expected ${length} values, got ${values.length}`);
+  if (values.length !== length) throw new PlanError(`${where}${part} ${key}: expected ${length} values, got ${values.length}`);
   return values;
 }
 
@@ -39,9 +39,9 @@ function expectLength(layer: object, key: 'weights' | 'bias', length: number, wh
 const withWeights = defineWeights;
 
 /** The checked weights, bias and activation of one convolution of a bottleneck (or of a fused v1 pair). */
-function convWeights(layer: object, act: ActCode, weightsLength: number, biasLength: number, what: string): ConvWeights {
-  const weights = expectLength(layer, 'weights', weightsLength, `${what} weights`);
-  const bias = expectLength(layer, 'bias', biasLength, `${what} bias`);
+function convWeights(layer: object, act: ActCode, weightsLength: number, biasLength: number, where: string, part = ''): ConvWeights {
+  const weights = expectLength(layer, 'weights', weightsLength, where, part);
+  const bias = expectLength(layer, 'bias', biasLength, where, part);
   // Key order as in a literal { weights, bias, act }.
   const out = withWeights({}, weights, bias) as ConvWeights;
   out.act = act;
@@ -67,8 +67,8 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const s = spatial(t, kernel, layer.stride);
       const step = withWeights(
         { op: 'conv2d' as const, ...s, kernel, inC, outC, act: ACT_CODES[layer.act] },
-        expectLength(layer, 'weights', outC * kernel * kernel * inC, `${where} weights`),
-        expectLength(layer, 'bias', outC, `${where} bias`),
+        expectLength(layer, 'weights', outC * kernel * kernel * inC, where),
+        expectLength(layer, 'bias', outC, where),
       );
       return { step, out: { h: s.outH, w: s.outW, c: outC } };
     }
@@ -78,8 +78,8 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const s = spatial(t, 3, layer.stride);
       const step = withWeights(
         { op: 'depthwise' as const, ...s, kernel: 3, channels: layer.channels, act: ACT_CODES[layer.act] },
-        expectLength(layer, 'weights', 9 * layer.channels, `${where} weights`),
-        expectLength(layer, 'bias', layer.channels, `${where} bias`),
+        expectLength(layer, 'weights', 9 * layer.channels, where),
+        expectLength(layer, 'bias', layer.channels, where),
       );
       return { step, out: { h: s.outH, w: s.outW, c: layer.channels } };
     }
@@ -88,8 +88,8 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const { inC, outC } = layer;
       const step = withWeights(
         { op: 'pointwise' as const, h: t.h, w: t.w, inC, outC, act: ACT_CODES[layer.act] },
-        expectLength(layer, 'weights', inC * outC, `${where} weights`),
-        expectLength(layer, 'bias', outC, `${where} bias`),
+        expectLength(layer, 'weights', inC * outC, where),
+        expectLength(layer, 'bias', outC, where),
       );
       return { step, out: { h: t.h, w: t.w, c: outC } };
     }
@@ -106,9 +106,9 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const s = spatial(t, 3, layer.stride);
       const step = {
         op: 'bottleneck' as const, ...s, inC, expandC, outC, residual: layer.residual,
-        expand: expand && convWeights(expand, ACT_CODES[expand.act], inC * expandC, expandC, `${where} expand`),
-        depthwise: convWeights(depthwise, ACT_CODES[depthwise.act], 9 * expandC, expandC, `${where} depthwise`),
-        project: convWeights(project, ACT_CODES[project.act], expandC * outC, outC, `${where} project`),
+        expand: expand && convWeights(expand, ACT_CODES[expand.act], inC * expandC, expandC, where, ' expand'),
+        depthwise: convWeights(depthwise, ACT_CODES[depthwise.act], 9 * expandC, expandC, where, ' depthwise'),
+        project: convWeights(project, ACT_CODES[project.act], expandC * outC, outC, where, ' project'),
       };
       return { step, out: { h: s.outH, w: s.outW, c: outC } };
     }
@@ -119,8 +119,8 @@ function lower(layer: Layer, t: Tensor, where: string): { step: UnplacedStep; ou
       const { inC, outC } = layer;
       const step = withWeights(
         { op: 'fc' as const, inC, outC },
-        expectLength(layer, 'weights', inC * outC, `${where} weights`),
-        expectLength(layer, 'bias', outC, `${where} bias`),
+        expectLength(layer, 'weights', inC * outC, where),
+        expectLength(layer, 'bias', outC, where),
       );
       return { step, out: { h: 1, w: 1, c: outC } };
     }

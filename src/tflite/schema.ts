@@ -237,10 +237,9 @@ export type BuiltinOptions =
   | NoOptions
   | OtherOptions;
 
+// QuantizationParameters.min / max (the calibration range some converters keep) are not read: nothing
+// here needs them.
 export interface QuantizationParameters {
-  /** QuantizationParameters.min / max: calibration range, when the converter kept it. */
-  min: Float32Array | null;
-  max: Float32Array | null;
   scale: Float32Array;
   zeroPoint: number[];
   /** Axis of the per-channel scales (meaningful when scale.length > 1). */
@@ -315,12 +314,10 @@ function readQuantization(t: Table): QuantizationParameters | null {
   const hasCustomDetails = t.u8(4) !== 0;
   if (!scale || scale.length === 0) {
     return hasCustomDetails
-      ? { min: null, max: null, scale: new Float32Array(0), zeroPoint: [], quantizedDimension: 0, hasCustomDetails }
+      ? { scale: new Float32Array(0), zeroPoint: [], quantizedDimension: 0, hasCustomDetails }
       : null;
   }
   return {
-    min: t.float32s(0, 'min'),
-    max: t.float32s(1, 'max'),
     scale,
     zeroPoint: t.int64s(3, 'zero_point') ?? [],
     quantizedDimension: t.i32(6, 0),
