@@ -38,10 +38,11 @@ const MAXRSS_HOOK = join(REPO, 'test', 'helpers', 'maxrss.cjs');
 const CORPUS_VERSION = 1;
 
 /**
- * The peer's settings, the best of a sweep on the 2-core VM (`--sweep`; ORT intra-op threads × window):
- * see the README's "Label folders" section for the numbers.
+ * The peer's settings: the best of `--sweep` on the 2-core VM (ORT intra-op threads × decode window; img/s,
+ * medians of 3 rounds on a quiet machine): 1 × 2: 91, 1 × 4: 89, 1 × 8: 70–91, 2 × 2: 71, 2 × 4: 81,
+ * 2 × 8: 78. One ORT thread leaves the other core to sharp; its spinning second thread competes with it.
  */
-const PEER_DEFAULTS = { threads: 2, concurrency: 4 };
+const PEER_DEFAULTS = { threads: 1, concurrency: 4 };
 
 const { values: args } = parseArgs({
   options: {
@@ -265,7 +266,7 @@ async function main() {
     // Warm the page cache and both code paths once, untimed.
     log('bench: warm-up (untimed)');
     await ours(list, tuning);
-    await thePeer(tuning.length ? [] : []);
+    await thePeer();
 
     if (args.sweep) {
       await sweep({ ours, thePeer, list, rounds });
@@ -312,7 +313,7 @@ async function main() {
       images: count,
       rounds,
       ours: { imagesPerSecond: oursRate, peakRssMiB: Math.max(...oursRuns.map((r) => r.rssMiB)), settings: tuning.join(' ') || 'defaults' },
-      peer: { imagesPerSecond: peerRate, peakRssMiB: Math.max(...peerRuns.map((r) => r.rssMiB)), settings: `ORT threads ${args.threads ?? PEER_DEFAULTS.threads}, window ${PEER_DEFAULTS.concurrency}` },
+      peer: { imagesPerSecond: peerRate, peakRssMiB: Math.max(...peerRuns.map((r) => r.rssMiB)), settings: `ORT threads ${PEER_DEFAULTS.threads}, window ${PEER_DEFAULTS.concurrency}` },
       ratio: oursRate / peerRate,
       top1Agreement: agree / count,
       scale: scaleRuns,

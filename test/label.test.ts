@@ -1,13 +1,14 @@
 // `mobilenet label` as scripts run it (a child process): every input form, every output format read back
 // by a strict parser, every kind of bad input as one error record while the run goes on, exit statuses.
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsvStrict, parseJsonl, parseTsvStrict, rowsToRecords, type ParsedRecord } from './helpers/label-parsers.js';
 import { ourLines, runLabel, SMALL_MODEL, writeJpeg, writeText } from './helpers/label-run.js';
 import { withDeclaredSize, writePng16 } from './helpers/image-png.js';
-import { imagePath, requireShared } from './helpers/shared.js';
+import { BIN } from './helpers/child.js';
+import { imagePath, MODELS_DIR, requireShared } from './helpers/shared.js';
 
 const run = requireShared();
 const dir = mkdtempSync(join(tmpdir(), 'mobilenet-label-'));
@@ -86,8 +87,6 @@ describe.skipIf(!run)('mobilenet label: inputs', () => {
 /** classify --json as the reference for the same preprocessing. */
 async function runClassifyJson(args: string[]): Promise<{ predictions: ParsedRecord['predictions'] }[]> {
   const { execFile } = await import('node:child_process');
-  const { BIN } = await import('./helpers/child.js');
-  const { MODELS_DIR } = await import('./helpers/shared.js');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [BIN, 'classify', '--json', ...args], { env: { ...process.env, MOBILENET_HOME: MODELS_DIR, MOBILENET_OFFLINE: '1' } },
       (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))));
@@ -118,6 +117,20 @@ describe.skipIf(!run)('mobilenet label: output formats', () => {
     expect(ourLines(result.stderr)).toEqual([expect.stringMatching(/^mobilenet: 8 labelled, 0 failed, [\d.]+ img\/s, [\d.]+ s wall time$/)]);
     const quiet = await runLabel([...M, '-q', '-o', out, tree]);
     expect(ourLines(quiet.stderr)).toEqual([]);
+  }, 60_000);
+
+  it.skipIf(!existsSync('/usr/bin/script'))('a progress bar (done/total, img/s, ETA) only when stderr is a terminal', async () => {
+    // util-linux `script` gives the command a pseudo-terminal; the records still go to the file.
+    const out = join(dir, 'tty.jsonl');
+    const log = join(dir, 'tty.log');
+    const command = [process.execPath, BIN, 'label', ...M, '-o', out, tree].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync('script', ['-qfec', command, log], { env: { ...process.env, MOBILENET_HOME: MODELS_DIR, MOBILENET_OFFLINE: '1' }, stdio: 'ignore' });
+    expect(result.status).toBe(0);
+    const screen = readFileSync(log, 'utf8');
+    expect(screen).toMatch(/label \[[█░]+\] 8\/8 \| [\d.]+ img\/s \| ETA /);
+    expect(screen).toMatch(/mobilenet: 8 labelled, 0 failed/);
+    expect(parseJsonl(readFileSync(out, 'utf8')).map((r) => r.path)).toEqual(treeImages);
   }, 60_000);
 
   it('--unordered gives the same records, in any order', async () => {
@@ -164,12 +177,28 @@ describe.skipIf(!run)('mobilenet label: faults are one error record each, the ru
     ]);
     expect(ourLines(result.stderr)).toEqual([expect.stringMatching(/^mobilenet: 2 labelled, 7 failed, /)]);
 
-    // The same folder walked: the link and the bomb are found, x.jpg is a folder and is walked (empty).
-    const walked = await runLabel([...M, faults]);
+    // The same folder walked: the link and the bomb are found, x.jpg is a folder and is walked, and a
+    // folder that cannot be listed is one record in its place.
+    writeFileSync(join(faults, 'x.jpg', 'inside.jpg'), readFileSync(good));
+    mkdirSync(join(faults, 'locked'));
+    writeFileSync(join(faults, 'locked', 'hidden.jpg'), readFileSync(good));
+    chmodSync(join(faults, 'locked'), 0o000);
+    const walked = await runLabel([...M, faults], asRoot ? { uid: 65534, gid: 65534 } : {});
     expect(walked.code).toBe(1);
     const byName = Object.fromEntries(parseJsonl(walked.stdout).map((r) => [relative(faults, r.path), ok(r) ? 'ok' : r.error]));
-    expect(Object.keys(byName)).toEqual(['bomb.png', 'broken.jpg', 'empty.jpg', 'good.jpg', 'secret.jpg', 'text.jpg', 'truncated.jpg']);
-    expect(byName['broken.jpg']).toBe('no such file');
+    expect(byName).toEqual({
+      'bomb.png': expect.stringMatching(/^image too large/),
+      'broken.jpg': 'no such file',
+      'empty.jpg': 'file is empty',
+      'good.jpg': 'ok',
+      'locked': 'cannot list this folder (EACCES)',
+      'secret.jpg': 'permission denied',
+      'text.jpg': 'not a supported image (unrecognised format)',
+      'truncated.jpg': expect.stringMatching(/^truncated JPEG/),
+      'x.jpg/inside.jpg': 'ok',
+    });
+    expect(Object.keys(byName)).toEqual(['bomb.png', 'broken.jpg', 'empty.jpg', 'good.jpg', 'locked', 'secret.jpg', 'text.jpg', 'truncated.jpg',
+      'x.jpg/inside.jpg']);
 
     // --max-pixels lowers the limit.
     const limited = await runLabel([...M, '--max-pixels', '1000', good]);
@@ -192,6 +221,15 @@ describe.skipIf(!run)('mobilenet label: usage and model errors exit 2, before an
     const result = await runLabel([...M, ...args, tree]);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
+  }, 30_000);
+
+  it('an output that cannot be opened or written: one line, exit 2', async () => {
+    const missing = await runLabel([...M, '-o', join(dir, 'no', 'such', 'folder', 'out.jsonl'), tree]);
+    expect(missing.code).toBe(2);
+    expect(ourLines(missing.stderr)).toEqual([expect.stringMatching(/^mobilenet: cannot open the output .*out\.jsonl: ENOENT$/)]);
+    const full = await runLabel([...M, '-o', '/dev/full', tree]);
+    expect(full.code).toBe(2);
+    expect(ourLines(full.stderr)).toEqual(['mobilenet: cannot write the output /dev/full: ENOSPC']);
   }, 30_000);
 
   it('--resume on a file that is not a label output of this format', async () => {

@@ -11,6 +11,7 @@
 
 import type { BackendChoice } from '../engine/index.js';
 import { Option, type Command } from 'commander';
+import { fstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { loadModel, type Classifier } from '../classifier.js';
@@ -19,7 +20,7 @@ import { DEFAULT_MODEL } from '../model/catalog.js';
 import { downloadProgress } from './download-progress.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
 import { EXIT_INPUT_FAILED, EXIT_USAGE, fail, warnOnce } from './process.js';
-import { listInputs } from './label/inputs.js';
+import { ListReadError, listInputs } from './label/inputs.js';
 import { handleInterrupts } from './label/interrupt.js';
 import { OutputError, openFileSink, streamSink, type RecordSink } from './label/output.js';
 import { lowerPriority, threadIds } from './label/priority.js';
@@ -85,6 +86,14 @@ function usage(message: string): never {
   process.exit(EXIT_USAGE);
 }
 
+function stdinIsFolder(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** The format: --format, else the output file's extension (.csv, .tsv, .jsonl), else jsonl. */
 function chooseFormat(flags: LabelFlags): Format {
   if (flags.format) return flags.format;
@@ -128,9 +137,14 @@ export function registerLabel(program: Command): void {
 async function label(inputs: string[], flags: LabelFlags): Promise<void> {
   if (flags.resume && !flags.output) usage('--resume needs --output FILE (the records to resume from)');
   if (inputs.filter((i) => i === '-').length > 1) usage('- (the list on stdin) may be given only once');
+  if (inputs.includes('-') && stdinIsFolder()) usage('- reads a list of paths on stdin, and stdin is a folder');
   const format = chooseFormat(flags);
+  // A line on stderr; a progress bar on the terminal stops first (the bar would draw over it).
+  const screen = { beforeLine: () => {} };
   const say = (line: string) => {
-    if (!flags.quiet) process.stderr.write(`mobilenet: ${line}\n`);
+    if (flags.quiet) return;
+    screen.beforeLine();
+    process.stderr.write(`mobilenet: ${line}\n`);
   };
   const interrupt = handleInterrupts(say);
 
@@ -155,7 +169,7 @@ async function label(inputs: string[], flags: LabelFlags): Promise<void> {
   }).catch(fail);
   lowerPriority(before);
   try {
-    await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received);
+    await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received, screen);
   } finally {
     classifier.dispose();
     interrupt.dispose();
@@ -172,6 +186,7 @@ async function run(
   signal: AbortSignal,
   say: (line: string) => void,
   interrupted: () => NodeJS.Signals | undefined,
+  screen: { beforeLine: () => void },
 ): Promise<void> {
   const records = recordFormat(format, flags.topK);
   let sink: RecordSink;
@@ -184,6 +199,7 @@ async function run(
 
   const showBar = !flags.quiet && Boolean(process.stderr.isTTY) && (flags.output !== undefined || !process.stdout.isTTY);
   const progress = new LabelProgress(showBar);
+  screen.beforeLine = () => progress.stop();
   const folderErrors = new Map<string, string>();
   const listing = (countOnly: boolean) => {
     let paths: AsyncIterable<string> = listInputs(inputs, {
@@ -238,7 +254,7 @@ async function run(
   } catch (error) {
     progress.stop();
     await sink.close().catch(() => undefined);
-    if (error instanceof OutputError) usage(error.message);
+    if (error instanceof OutputError || error instanceof ListReadError) usage(error.message);
     // Inference itself failed (or a listing could not be read): the records so far are whole; stop.
     fail(error);
   } finally {

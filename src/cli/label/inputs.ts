@@ -85,11 +85,29 @@ export async function* walkFolder(folder: string, options: Pick<ListingOptions, 
   }
 }
 
+/** The list on stdin could not be read (an I/O error): the run stops, exit 2. */
+export class ListReadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ListReadError';
+  }
+}
+
 /** The paths of a list (newline- or NUL-separated), as the stream gives them; empty entries are skipped. */
 export async function* readList(stream: AsyncIterable<Uint8Array | string>, separator: '\n' | '\0'): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8');
   let rest = '';
-  for await (const chunk of stream) {
+  const chunks = stream[Symbol.asyncIterator]();
+  const next = async () => {
+    try {
+      return await chunks.next();
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      throw new ListReadError(`cannot read the list of paths on stdin: ${e.code ?? e.message}`, { cause: error });
+    }
+  };
+  for (let step = await next(); !step.done; step = await next()) {
+    const chunk = step.value;
     const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     let start = 0;
     for (let end = text.indexOf(separator); end !== -1; end = text.indexOf(separator, start)) {

@@ -35,7 +35,7 @@ export class LabelProgress {
       stream,
       hideCursor: true,
       fps: 5,
-      format: (_options, params) => this.#line(params.value, stream.columns ?? 80),
+      format: (_options, params) => this.#line(params.value, stream.columns || 80),
     });
     this.#bar.start(0, 0);
   }
@@ -79,7 +79,8 @@ export class LabelProgress {
   /** The last line: what was done, how fast, how long it all took. */
   summary(interrupted?: string): string {
     const { ok, failed, skipped } = this.tally;
-    const wall = (performance.now() - this.#started) / 1000;
+    // performance.now() counts from the process's start: the wall time of the whole command.
+    const wall = performance.now() / 1000;
     const parts = [`${ok} labelled`, `${failed} failed`];
     if (skipped > 0) parts.push(`${skipped} already done (--resume)`);
     parts.push(`${this.rate().toFixed(1)} img/s`, `${duration(wall)} wall time`);
