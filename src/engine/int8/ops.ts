@@ -24,11 +24,11 @@
 // convolutions, interior depthwise pixels), so the inner loops read the stored input directly; the
 // weights are copied once per call with their zero point subtracted (Int16Array).
 import {
-  multiplyByQuantizedMultiplier as requantize, roundHalfAwayFromZero, type QuantType,
+  multiplyByQuantizedMultiplier as requantize, roundHalfAwayFromZero, roundingDivideByPOT, saturatingRoundingDoublingHighMul,
+  type QuantType,
 } from './quantize.js';
 import type { AddParams, MeanParams, OutputStage, RequantizeParams, SoftmaxParams } from './params.js';
 import { expOnNegativeValues, getReciprocal, rescale } from './fixedpoint.js';
-import { saturatingRoundingDoublingHighMul, roundingDivideByPOT } from './quantize.js';
 
 interface Spatial {
   inH: number;

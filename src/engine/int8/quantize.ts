@@ -102,7 +102,8 @@ export function quantizeMultiplierGreaterThanOne(real: number): QuantizedMultipl
  * zero, nudge = 2^30 for a·b ≥ 0 and 1 − 2^30 otherwise; INT32_MIN · INT32_MIN saturates to INT32_MAX.
  *
  * Exactness: when |a·b| < 2^52 the double product is exact (a double holds every integer below
- * 2^53), so is a·b + nudge (< 2^53), the division by 2^31 (a power of two) and Math.trunc. Otherwise
+ * 2^53), so is a·b + nudge (< 2^53) and its scaling by 2^−31 (a power of two); the quotient is below
+ * 2^21 in magnitude, so ToInt32 (|0) is exactly its truncation toward zero. Otherwise
  * b is split as bh·2^16 + bl: a·bh (< 2^46) and a·bl (< 2^47) are exact, a·bh = ph·2^15 + pl, and
  * a·b + nudge = ph·2^31 + t with t = pl·2^16 + a·bl + nudge (|t| < 2^48, exact); the floor of the
  * quotient is ph + floor(t / 2^31), and truncation adds one for a negative non-integral quotient.
