@@ -1,11 +1,11 @@
 // `mobilenet label` as scripts run it (a child process): every input form, every output format read back
 // by a strict parser, every kind of bad input as one error record while the run goes on, exit statuses.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsvStrict, parseJsonl, parseTsvStrict, rowsToRecords, type ParsedRecord } from './helpers/label-parsers.js';
-import { ourLines, runLabel, SMALL_MODEL, writeJpeg, writeText } from './helpers/label-run.js';
+import { ourLines, runLabel, SMALL_MODEL, startLabel, writeJpeg, writeText } from './helpers/label-run.js';
 import { withDeclaredSize, writePng16 } from './helpers/image-png.js';
 import { BIN } from './helpers/child.js';
 import { imagePath, MODELS_DIR, requireShared } from './helpers/shared.js';
@@ -239,6 +239,35 @@ describe.skipIf(!run)('mobilenet label: usage and model errors exit 2, before an
     expect(ourLines(result.stderr)).toEqual([`mobilenet: ${other}: record 1 is not a jsonl label record (not JSON); not resuming from it`]);
     expect(readFileSync(other, 'utf8')).toBe('hello\nworld\n');
   }, 30_000);
+});
+
+describe.skipIf(!run || process.platform !== 'linux')('mobilenet label: decoding yields to inference', () => {
+  /** The nice value of each thread of a running process (field 19 of /proc/<pid>/task/<tid>/stat). */
+  const niceValues = (pid: number) => readdirSync(`/proc/${pid}/task`).map((tid) => ({
+    tid: Number(tid),
+    nice: Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]),
+  }));
+
+  it.each([[undefined, 10], ['0', 0], ['3', 3]] as const)('MOBILENET_DECODE_NICENESS=%s: the pool threads at nice %i, main and inference at 0', async (env, expected) => {
+    const source = await writeJpeg(join(dir, 'nice', 'source.jpg'), 64, 48, 11);
+    const list = Array.from({ length: 600 }, () => source).join('\n');
+    const started = startLabel(['-q', '-'], { input: `${list}\n`, env: env === undefined ? {} : { MOBILENET_DECODE_NICENESS: env } });
+    await new Promise<void>((resolve) => {
+      let lines = 0;
+      started.child.stdout!.on('data', (chunk: string) => {
+        lines += chunk.split('\n').length - 1;
+        if (lines >= 20) resolve();
+      });
+    });
+    const threads = niceValues(started.child.pid!);
+    started.child.kill('SIGKILL');
+    await started.done;
+    expect(threads.find((t) => t.tid === started.child.pid)!.nice).toBe(0);
+    const lowered = threads.filter((t) => t.nice === expected && t.tid !== started.child.pid);
+    // libuv's 4 pool threads at least (and V8's helpers); the inference thread stays at 0.
+    expect(lowered.length).toBeGreaterThanOrEqual(4);
+    if (expected !== 0) expect(threads.filter((t) => t.nice === 0).length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
 });
 
 describe.skipIf(!run)('mobilenet label: memory', () => {

@@ -50,14 +50,15 @@ interface LabelFlags {
 }
 
 /**
- * Default inference threads: half the cores. Per image, decoding (sharp, libuv's pool, plus the main
- * thread's share) and inference cost about the same CPU for MobileNet v2 224 (~6.7 ms each on the 2-core
- * VM), so an even split keeps both busy; one thread is also the most CPU-efficient (two threads spend
- * ~15 % more CPU per image on hand-offs). Measured on the 2-core VM with `npm run bench:label -- --sweep`
- * (500 JPEGs, 3 alternating rounds, medians, img/s, whole processes): threads 1 / concurrency 8: 118,
- * 1 / 12: 114, 1 / 16: 118, 2 / 8: 104, 2 / 12: 114, 1 / 4: 105; and in one process (decode threads
- * yielding, label/priority.ts) 1 / 12: 127–148 against 2 / 8: 127–137. Above 2 cores this is the
- * rule, not a measurement.
+ * Default inference threads: half the cores. Per image, decoding (sharp, libuv's pool and libvips'
+ * workers, plus the main thread's share) and inference cost about the same CPU for MobileNet v2 224 on
+ * the 2-core VM (6.3 ms decode + 1.3 ms main thread, 6.6 ms inference, per-thread CPU times from
+ * /proc), so an even split keeps both busy; one inference thread is also the most CPU-efficient (two
+ * spend ~15 % more CPU per image on hand-offs), which leaves more to decoding. Measured with
+ * `npm run bench:label -- --sweep` on the 2-core VM (500 JPEGs of 640–1920 px, whole processes, img/s,
+ * median of 3 alternating rounds, quiet machine; threads / concurrency): 1 / 4: 113, 1 / 8: 121,
+ * 1 / 12: 125, 1 / 16: 118, 2 / 8: 113, 2 / 12: 126. Threads 1 and 2 tie at concurrency 12; 1 uses less
+ * CPU for it. Above 2 cores this is the rule, not a measurement.
  */
 export function defaultThreads(cores: number = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / 2));
@@ -67,7 +68,7 @@ export function defaultThreads(cores: number = availableParallelism()): number {
  * Default images in flight: enough to keep every decode thread (libuv's pool: UV_THREADPOOL_SIZE, 4
  * by default) and every inference thread busy twice over, plus two for the slack of in-order output
  * (a slow image holds back those after it): 12 with the default pool and 1 inference thread. Fewer
- * (4) left cores idle, more (16) only cost memory (see defaultThreads for the figures).
+ * (4, 8) left the cores idle at times, more (16) only cost memory (figures above).
  */
 export function defaultConcurrency(threads: number = defaultThreads(), pool: number = libuvPoolSize()): number {
   return 2 * (pool + threads) + 2;

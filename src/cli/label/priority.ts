@@ -11,12 +11,26 @@
 //
 // Linux only (thread ids in /proc/self/task; setpriority on a thread id); elsewhere it does nothing.
 // Raising a nice value needs no privilege, and it is relative: a run started under `nice` stays lower.
+// The price: on a machine busy with other work, the decode threads yield to that work too (a run
+// measured while other processes kept the cores busy lost more speed than a peer at equal priority);
+// MOBILENET_DECODE_NICENESS=0 turns it off.
 
 import { existsSync, readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /** How much lower decoding runs than inference (nice steps; 10 ≈ 1/10 of the CPU weight). */
 export const DECODE_NICENESS = 10;
+
+/**
+ * The niceness to add: MOBILENET_DECODE_NICENESS (0 to 19; 0 turns this off, e.g. on a machine shared
+ * with other work, where decode threads at a lower priority also yield to every other process), else 10.
+ */
+export function decodeNiceness(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.MOBILENET_DECODE_NICENESS;
+  if (value === undefined || value.trim() === '') return DECODE_NICENESS;
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 0 && n <= 19 ? n : DECODE_NICENESS;
+}
 
 /** The process's thread ids (empty where they cannot be listed). */
 export function threadIds(): Set<number> {
@@ -29,8 +43,9 @@ export function threadIds(): Set<number> {
 }
 
 /** Lowers the priority of `threads` (but never of the main thread); how many it could lower. */
-export function lowerPriority(threads: Iterable<number>, niceness = DECODE_NICENESS): number {
+export function lowerPriority(threads: Iterable<number>, niceness = decodeNiceness()): number {
   let lowered = 0;
+  if (niceness === 0) return 0;
   for (const tid of threads) {
     if (tid === process.pid) continue;
     try {
