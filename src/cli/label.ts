@@ -1,9 +1,10 @@
 // `mobilenet label`: label whole photo collections from scripts, one record per input, on the library's
 // one decode/infer pipeline (Classifier.classifyAll) as `classify` is. The pieces, one concern a file:
-// label/inputs.ts (files, folders, globs, stdin lists: a stream of paths), label/shard.ts (--shard),
-// label/resume.ts (--resume), label/records.ts (jsonl/csv/tsv, written and read back), label/output.ts
-// (stdout or an appended file, one write per record), label/progress.ts (bar and summary),
-// label/interrupt.ts (SIGINT/SIGTERM).
+// label/inputs.ts (files, folders, stdin lists: a stream of paths) and label/glob.ts (patterns),
+// label/shard.ts (--shard), label/resume.ts (--resume), label/records.ts (jsonl/csv/tsv, written and
+// read back), label/output.ts (stdout or an appended file, one write per record), label/progress.ts
+// (bar and summary), label/interrupt.ts (SIGINT/SIGTERM), label/priority.ts (decoding yields to
+// inference).
 //
 // Memory stays bounded whatever the number of inputs: the listing is produced as it is consumed, the
 // pipeline holds `--concurrency` images, each record is written as soon as it is due. (--resume keeps the
@@ -256,7 +257,7 @@ async function run(
     progress.stop();
     await sink.close().catch(() => undefined);
     if (error instanceof OutputError || error instanceof ListReadError) usage(error.message);
-    // Inference itself failed (or a listing could not be read): the records so far are whole; stop.
+    // Inference itself failed (a broken backend, a bug): the records so far are whole; stop.
     fail(error);
   } finally {
     counting.abort();
