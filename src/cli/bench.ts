@@ -1,10 +1,9 @@
 import type { BackendChoice } from '../engine/index.js';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { loadModel, type Classifier } from '../classifier.js';
+import type { Classifier } from '../classifier.js';
 import { stepMacs } from '../engine/cost.js';
 import type { Step } from '../engine/plan.js';
-import { resolveModelFile } from '../model/resolve.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
 import { downloadProgress } from './download-progress.js';
@@ -43,6 +42,9 @@ export function registerBench(program: Command): void {
     .option('--json', 'print the results as JSON')
     .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
     .action(async (flags: BenchFlags) => {
+      // The library is loaded only when the command runs (--help stays fast).
+      const { loadModel } = await import('../classifier.js');
+      const { resolveModelFile } = await import('../model/resolve.js');
       // A model downloaded on first use is fetched before the load is timed.
       const file = flags.model ? await resolveModelFile(flags.model, { reporter: downloadProgress() }).catch(fail) : undefined;
       const loadStart = performance.now();

@@ -1,11 +1,12 @@
 import type { BackendChoice } from '../engine/index.js';
-import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { loadModel, type ImageInput } from '../classifier.js';
-import { DEFAULT_MAX_PIXELS, MAX_PIXELS, readImageStream } from '../image/index.js';
+import type { ImageInput } from '../classifier.js';
+import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
+import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
 import { formatHuman, jsonArrayWriter } from './report.js';
+import { progressBar } from './bar.js';
 import { downloadProgress } from './download-progress.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
 import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
@@ -37,6 +38,9 @@ export function registerClassify(program: Command): void {
     .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS)
     .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
     .action(async (images: string[], flags: ClassifyFlags) => {
+      // The library (sharp, the addon) is loaded only when a command runs: --help and --version stay fast.
+      const { loadModel } = await import('../classifier.js');
+      const { readImageStream } = await import('../image/read.js');
       if (images.filter((image) => image === '-').length > 1) fail(new InvalidArgumentError("'-' (stdin) may be given only once"));
       const classifier = await loadModel(flags.model, {
         backend: flags.backend,
@@ -47,12 +51,12 @@ export function registerClassify(program: Command): void {
         onDownload: downloadProgress(),
       }).catch(fail);
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
-      const bar = showProgress(flags, images.length) ? new SingleBar({ stream: process.stderr, hideCursor: true }) : undefined;
+      const bar = showProgress(flags, images.length) ? progressBar({ stream: process.stderr, hideCursor: true }) : undefined;
       bar?.start(images.length, 0);
       let failed = false;
       try {
         // Decoding (sharp, on libuv's threads) of the next images overlaps inference of the current one.
-        for await (const result of classifier.classifyAll(inputsOf(images), {
+        for await (const result of classifier.classifyAll(inputsOf(images, () => readImageStream(process.stdin, '-')), {
           topK: flags.topK, threshold: flags.threshold, crop: flags.crop, maxPixels: flags.maxPixels, concurrency: DECODE_AHEAD,
         })) {
           const file = images[result.index]!;
@@ -82,8 +86,8 @@ export function registerClassify(program: Command): void {
 }
 
 /** The images as the pipeline takes them; `-` is read from stdin when its turn comes. */
-function* inputsOf(images: string[]): Generator<ImageInput> {
-  for (const image of images) yield image === '-' ? { name: '-', bytes: readImageStream(process.stdin, '-') } : image;
+function* inputsOf(images: string[], readStdin: () => Promise<Uint8Array>): Generator<ImageInput> {
+  for (const image of images) yield image === '-' ? { name: '-', bytes: readStdin() } : image;
 }
 
 /** Images decoded ahead of the one being classified: decoding is the slow part. */

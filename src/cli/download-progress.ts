@@ -1,5 +1,6 @@
 // How a model download shows on stderr: a progress bar on a terminal, a line at start and end otherwise.
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
+import { progressBar } from './bar.js';
 import type { DownloadReporter } from '../model/download.js';
 
 const MIB = 2 ** 20;
@@ -17,7 +18,7 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): D
       total = totalBytes;
       started = performance.now();
       if (stream.isTTY) {
-        bar = new SingleBar({
+        bar = progressBar({
           stream,
           hideCursor: true,
           format: `downloading ${name} [{bar}] {percentage}% | {received}/{size} MiB | {speed} MiB/s`,

@@ -15,8 +15,9 @@ import { Option, type Command } from 'commander';
 import { fstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
-import { loadModel, type Classifier } from '../classifier.js';
-import { DEFAULT_MAX_PIXELS, MAX_PIXELS } from '../image/index.js';
+import type { Classifier } from '../classifier.js';
+import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
+import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
 import { downloadProgress } from './download-progress.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
@@ -158,6 +159,8 @@ async function label(inputs: string[], flags: LabelFlags): Promise<void> {
     });
   }
 
+  // The library (sharp, the addon) is loaded only when the command runs (--help stays fast).
+  const { loadModel } = await import('../classifier.js');
   // The threads running before the model loads are libuv's pool (decoding) and V8's helpers; those it
   // starts are inference. The first yield to the second (label/priority.ts).
   const before = threadIds();

@@ -1,12 +1,5 @@
 // Exit codes, stderr messages and stdout handling shared by the commands.
 import { CommanderError } from 'commander';
-import { NativeUnavailableError } from '../engine/index.js';
-import { PlanError } from '../engine/planner.js';
-import { ImageDecodeError } from '../image/errors.js';
-import { LabelsError } from '../model/labels.js';
-import { ModelDownloadError } from '../model/download.js';
-import { ModelNotFoundError } from '../model/resolve.js';
-import { ModelFormatError } from '../tflite/errors.js';
 
 export const EXIT_INPUT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -20,11 +13,17 @@ export function warnOnce(message: string): void {
   process.stderr.write(`mobilenet: warning: ${message}\n`);
 }
 
-/** Errors that describe what the user gave us (a model, a file, an option): exit 2, one line. */
+/**
+ * The codes of the library's typed errors that describe what the user gave us (a model, a file, the
+ * set-up): exit 2, one line. Matched by code, so that this module imports none of the library.
+ */
+const USER_ERROR_CODES = new Set([
+  'MODEL_NOT_FOUND', 'MODEL_DOWNLOAD_FAILED', 'MODEL_FORMAT', 'MODEL_UNSUPPORTED', 'LABELS_INVALID',
+  'IMAGE_DECODE', 'INPUT_TOO_LARGE', 'NATIVE_UNAVAILABLE',
+]);
+
 function isUserError(error: unknown): boolean {
-  return error instanceof ModelNotFoundError || error instanceof ModelDownloadError || error instanceof ModelFormatError
-    || error instanceof LabelsError || error instanceof PlanError || error instanceof ImageDecodeError
-    || error instanceof CommanderError || error instanceof NativeUnavailableError;
+  return error instanceof CommanderError || USER_ERROR_CODES.has((error as { code?: unknown } | null)?.code as string);
 }
 
 /**

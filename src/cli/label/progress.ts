@@ -2,7 +2,8 @@
 // a terminal, never with --quiet: done/total once the total is known (a counting pass runs beside the
 // work; a list on stdin has no total), img/s and the time left; and one summary line at the end.
 
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
+import { progressBar } from '../bar.js';
 
 export interface Tally {
   ok: number;
@@ -31,7 +32,7 @@ export class LabelProgress {
 
   constructor(show: boolean, stream: NodeJS.WriteStream = process.stderr) {
     if (!show) return;
-    this.#bar = new SingleBar({
+    this.#bar = progressBar({
       stream,
       hideCursor: true,
       fps: 5,
