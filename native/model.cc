@@ -536,6 +536,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
 }
 
 void Model::run(const float* input, float* output, double* stepMillis) {
+  // Workers stay hot (spin, never park) between the steps of this inference and go back to
+  // their idle policy after it (thread_pool.h); parked ones are woken now, while the input is copied.
+  const ThreadPool::Run hot(*pool_);
   float* arena = arena_.data();
   std::memcpy(arena + input_, input, inputSize() * sizeof(float));
   const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), scratch_.data()};

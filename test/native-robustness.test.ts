@@ -1,18 +1,19 @@
 // The addon under stress and misuse: runs queue on the model's own thread (libuv's pool stays free),
-// dispose() with runs queued, processes exit with idle models, invalid MOBILENET_ISA / isa values,
+// the pool's workers hot during a run and parked after it, dispose() with runs queued, processes exit with idle models, invalid MOBILENET_ISA / isa values,
 // plans asking for absurd sizes, and out-of-memory / thread-limit failures (in child processes under
 // a lowered RLIMIT_AS) all end as JS errors, never as a crash or a hang.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { pbkdf2 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createNativeBackend, loadAddon } from '../src/engine/native.js';
 import type { Plan } from '../src/engine/plan.js';
 import { runPlan } from '../src/engine/reference/run.js';
 import { randomArray, seededRandom } from '../src/model/random-model.js';
-import { conv2dStep, fcPlan, pointwisePlan, pointwiseStep, singleStepPlan, softmaxPlan } from './helpers/random-plan.js';
+import { conv2dStep, fcPlan, multiStepPlan, pointwisePlan, pointwiseStep, singleStepPlan, softmaxPlan } from './helpers/random-plan.js';
 
 const loaded = loadAddon();
 if ('error' in loaded) throw loaded.error;
@@ -117,6 +118,80 @@ describe('native addon: own executor, not the libuv pool', () => {
         const want = runPlan(plan, inputs[i]);
         for (let j = 0; j < want.length; j++) expect(Math.abs(out[j] - want[j])).toBeLessThan(1e-4);
       });
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+// The pool keeps its workers spinning during a run and parks them after it (native/thread_pool.h):
+// every mix of hot, still-spinning and parked workers must give the same bits, never lose a
+// wake-up (a hang), and an idle model must not keep a core busy.
+describe('native addon: thread pool waiting policy', () => {
+  const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  const idleCpuMs = async (ms: number) => {
+    const before = process.cpuUsage();
+    await sleep(ms);
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000;
+  };
+
+  it('the same output whether the workers are hot, spinning or parked between runs (2, 3 and cores + 1 threads)', async () => {
+    const plan = multiStepPlan(11);
+    const big = pointwisePlan({ h: 28, w: 28, inC: 64, outC: 96, act: 2, seed: 9, gain: 4 });
+    // Pauses between runs: none (queued), a macrotask (workers still spinning), longer than the
+    // idle spin (parked), well past it.
+    const pauses = [0, -1, 0.2, 1, 3, 0, -1, 6];
+    for (const threads of [2, 3, availableParallelism() + 1]) {
+      for (const p of [plan, big]) {
+        const model = new addon.Model(p, { isa, threads });
+        try {
+          const input = inputFor(p, threads);
+          const want = await model.run(input);
+          const queued = [model.run(input), model.run(input), model.run(input)];
+          for (const out of await Promise.all(queued)) expect(sameBytes(out, want)).toBe(true);
+          for (let i = 0; i < 40; i++) {
+            const pause = pauses[i % pauses.length];
+            if (pause < 0) await new Promise<void>((resolve) => setImmediate(resolve));
+            else if (pause > 0) await sleep(pause);
+            expect(sameBytes(await model.run(input), want), `threads ${threads}, run ${i} after a pause of ${pause} ms`).toBe(true);
+          }
+        } finally {
+          model.dispose();
+        }
+      }
+    }
+  }, 60_000);
+
+  it('two models run at once, each on its own pool', async () => {
+    const a = pointwisePlan({ h: 28, w: 28, inC: 64, outC: 96, act: 2, seed: 9, gain: 4 });
+    const b = multiStepPlan(5);
+    const ma = new addon.Model(a, { isa, threads: 2 });
+    const mb = new addon.Model(b, { isa, threads: 2 });
+    try {
+      const ia = inputFor(a, 1), ib = inputFor(b, 2);
+      const wa = await ma.run(ia), wb = await mb.run(ib);
+      for (let i = 0; i < 20; i++) {
+        const [oa, ob] = await Promise.all([ma.run(ia), mb.run(ib)]);
+        expect(sameBytes(oa, wa) && sameBytes(ob, wb)).toBe(true);
+      }
+    } finally {
+      ma.dispose();
+      mb.dispose();
+    }
+  });
+
+  it('an idle model keeps no core busy: its workers park ~0.1 ms after a run', async () => {
+    const plan = pointwisePlan({ h: 28, w: 28, inC: 64, outC: 96, act: 2, seed: 9, gain: 4 });
+    const model = new addon.Model(plan, { isa, threads: 2 });
+    try {
+      const input = inputFor(plan);
+      for (let i = 0; i < 5; i++) await model.run(input);
+      await sleep(10);
+      // A worker spinning through the pause would show ~200 ms here; parked workers next to nothing
+      // (the margin is for this process's own timers and garbage collection).
+      const used = await idleCpuMs(200);
+      expect(used, `${used.toFixed(1)} ms of CPU time in 200 ms idle`).toBeLessThan(40);
     } finally {
       model.dispose();
     }
