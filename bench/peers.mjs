@@ -1,22 +1,31 @@
 // Peer benchmark: our native backend against ONNX Runtime (CPU EP) on exactly the same network and
 // weights (bench/onnx-export.mjs turns our plan into an ONNX model).
 //
-//   npm run bench:peers -- [--runs 200] [--warmup 20] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--block N] [--json]
+//   npm run bench:peers -- [--runs 200] [--warmup 20] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]
 //
 // Models: MobileNet v2 1.0 224 with the real weights of ../shared/models/mobilenet_v2_1.0_224_quant
 // (dequantized to fp32 by our reader; random weights if ../shared is missing) and MobileNet v1 1.0
 // 224 with random weights (seed 1). ORT gets its native NCHW input, we get NHWC; both tensors are
 // prepared outside the timed region. Before timing, the softmax outputs of both engines must agree
 // within 1e-3 on every real photo (v2) or on 3 random inputs (v1). The engines then alternate so
-// that machine noise hits both, and we report medians and p90s.
+// that machine noise hits both, and we report median, p90 and p99 of each, and p90 / median.
 //
 // Why blocks (--block, default 10) rather than strictly run by run (--block 1): on this 2-core VM,
-// at 2 threads, a run that follows the other engine's run is disturbed by it. ORT's intra-op
-// workers keep spin-waiting after session.run returns (its default; --ort-spin off disables it),
-// and our pool spins briefly too, so strict alternation measured our 2-thread latency ~2× above
-// what the same engine gives on its own, i.e. it measured the interference, not the engine. In a
-// block each engine first gets one untimed run, then BLOCK timed ones; the block order flips
-// every round.
+// at 2 threads, a run that follows the other engine's run is disturbed by it. In a block each
+// engine first gets one untimed run, then BLOCK timed ones; the block order flips every round.
+//
+// Why settle (--settle, default on): ORT's intra-op workers keep spin-waiting after session.run
+// returns, its default. Measured here with 2 threads: its worker burns a whole core for ~40 ms
+// after every run (process CPU time while the JS thread sleeps 50-1000 ms after a run: 41-44 ms;
+// 0.3 ms with intra_op.allow_spinning = 0). A block of ours (10 runs of ~3.5 ms) started right
+// after ORT's block therefore ran against that spinner: one of our two cores was taken, ~27 % of
+// our runs took single-core time (~2× the median) and our p90 / median read 1.9. So before each
+// block the script waits until the process is idle (its CPU time over a 5 ms window below 20 % of
+// one core, at most 1 s): the previous engine's threads have gone to sleep, whichever engine it was
+// (our pool spins at most ~0.1 ms after a run). Both engines keep their default threading: ORT's
+// spinning helps ORT between the ops of one run, which is what its users get, so it stays on
+// (--ort-spin off sets intra_op.allow_spinning = 0, through the session config entries that
+// onnxruntime-node passes on from `extra`, for comparison).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
@@ -48,6 +57,8 @@ const { values: args } = parseArgs({
     // ORT's intra-op workers spin-wait after each run by default ('on', what users get); with
     // run-by-run alternation on a small machine that spinning can steal cores from the next run.
     'ort-spin': { type: 'string', default: 'on' },
+    // Wait before each block until the other engine's threads are idle (see the top of the file).
+    settle: { type: 'string', default: 'on' },
     // Alternate in blocks of this many timed runs per engine, each block after one untimed run
     // (see BLOCK below); 1 = strictly run by run.
     block: { type: 'string', default: '10' },
@@ -58,13 +69,16 @@ const WARMUP = Number(args.warmup);
 const THREADS = args.threads.split(',').map(Number);
 const BLOCK = Number(args.block);
 if (!(RUNS > 0) || !(WARMUP >= 0) || !(BLOCK >= 1) || THREADS.some((t) => !(t >= 1))) {
-  console.error('usage: node bench/peers.mjs [--runs N] [--warmup N] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--block N] [--json]');
+  console.error('usage: node bench/peers.mjs [--runs N] [--warmup N] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]');
   process.exit(2);
 }
-if (args['ort-spin'] !== 'on' && args['ort-spin'] !== 'off') {
-  console.error(`--ort-spin must be on or off, got ${args['ort-spin']}`);
-  process.exit(2);
+for (const flag of ['ort-spin', 'settle']) {
+  if (args[flag] !== 'on' && args[flag] !== 'off') {
+    console.error(`--${flag} must be on or off, got ${args[flag]}`);
+    process.exit(2);
+  }
 }
+const SETTLE = args.settle === 'on';
 if (args.arch && args.arch !== 'v1' && args.arch !== 'v2') {
   console.error(`--arch must be v1 or v2, got ${args.arch}`);
   process.exit(2);
@@ -136,6 +150,59 @@ async function optimizedOps(onnx) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// Waits until this process is idle: its CPU time over a SETTLE_WINDOW_MS window (the JS thread
+// asleep in a timer) under SETTLE_IDLE of one core, i.e. no engine thread is spinning any more.
+// Gives up after SETTLE_MAX_MS (then counted as a timeout: another thread of ours never went idle).
+const SETTLE_WINDOW_MS = 5;
+const SETTLE_IDLE = 0.2;
+const SETTLE_MAX_MS = 1000;
+const settleStats = { blocks: 0, waitedMs: 0, maxMs: 0, timeouts: 0 };
+const sleep = (msec) => new Promise((done) => setTimeout(done, msec));
+async function settle() {
+  const start = performance.now();
+  for (;;) {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    await sleep(SETTLE_WINDOW_MS);
+    const cpu = process.cpuUsage(cpu0);
+    const now = performance.now();
+    if ((cpu.user + cpu.system) / 1000 < SETTLE_IDLE * (now - wall0)) break;
+    if (now - start > SETTLE_MAX_MS) {
+      settleStats.timeouts++;
+      break;
+    }
+  }
+  const waited = performance.now() - start;
+  settleStats.blocks++;
+  settleStats.waitedMs += waited;
+  settleStats.maxMs = Math.max(settleStats.maxMs, waited);
+}
+
+// CPU used by other processes while a row was measured: the machine's busy time (/proc/stat, in
+// USER_HZ ticks) minus this process's own, in cores; and the hypervisor's steal time. Linux only
+// (null elsewhere). A tail that comes with other load is the machine's, not the engine's.
+function machineTicks() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+function otherLoadMeter() {
+  const ticks0 = machineTicks(), cpu0 = process.cpuUsage(), wall0 = performance.now();
+  return () => {
+    const ticks = machineTicks();
+    if (ticks0 === null || ticks === null) return null;
+    const wallS = (performance.now() - wall0) / 1000, own = process.cpuUsage(cpu0);
+    const hz = 100; // USER_HZ: 100 on every Linux architecture Node runs on
+    return {
+      otherCores: Math.max(0, ((ticks.busy - ticks0.busy) / hz - (own.user + own.system) / 1e6) / wallS),
+      stealCores: (ticks.steal - ticks0.steal) / hz / wallS,
+    };
+  };
 }
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
@@ -210,13 +277,16 @@ async function main() {
         const oursNs = [];
         const ortNs = [];
         const engines = [{ run: runOurs, times: oursNs }, { run: runOrt, times: ortNs }];
+        const otherLoad = otherLoadMeter();
         for (let round = 0; oursNs.length < RUNS; round++) {
           const order = round % 2 === 0 ? engines : [...engines].reverse();
           for (const { run, times } of order) {
+            if (SETTLE) await settle(); // the other engine's threads have stopped spinning
             if (BLOCK > 1) await run(); // untimed: lets the engine's pool take over the cores again
             for (let i = 0; i < BLOCK && times.length < RUNS; i++) times.push(await run());
           }
         }
+        const load = otherLoad();
         const ours = oursNs.map(ms).sort((a, b) => a - b);
         const theirs = ortNs.map(ms).sort((a, b) => a - b);
         const row = {
@@ -224,12 +294,19 @@ async function main() {
           threads,
           oursMedianMs: percentile(ours, 0.5),
           oursP90Ms: percentile(ours, 0.9),
+          oursP99Ms: percentile(ours, 0.99),
           ortMedianMs: percentile(theirs, 0.5),
           ortP90Ms: percentile(theirs, 0.9),
+          ortP99Ms: percentile(theirs, 0.99),
           ratio: percentile(ours, 0.5) / percentile(theirs, 0.5),
           runs: RUNS,
+          otherCores: load?.otherCores ?? null,
+          stealCores: load?.stealCores ?? null,
         };
-        log(`   [${threads} thr] ours ${row.oursMedianMs.toFixed(2)} ms, ORT ${row.ortMedianMs.toFixed(2)} ms (medians of ${RUNS})`);
+        row.oursTail = row.oursP90Ms / row.oursMedianMs;
+        row.ortTail = row.ortP90Ms / row.ortMedianMs;
+        log(`   [${threads} thr] ours ${row.oursMedianMs.toFixed(2)} ms (p90 ${row.oursP90Ms.toFixed(2)}, p99 ${row.oursP99Ms.toFixed(2)}), `
+          + `ORT ${row.ortMedianMs.toFixed(2)} ms (p90 ${row.ortP90Ms.toFixed(2)}, p99 ${row.ortP99Ms.toFixed(2)}) of ${RUNS} runs`);
         rows.push(row);
       } finally {
         backend.dispose();
@@ -249,6 +326,9 @@ async function main() {
     warmup: WARMUP,
     ortSpin: args['ort-spin'],
     block: BLOCK,
+    settle: SETTLE
+      ? { blocks: settleStats.blocks, meanMs: settleStats.waitedMs / Math.max(1, settleStats.blocks), maxMs: settleStats.maxMs, timeouts: settleStats.timeouts }
+      : 'off',
     // Other processes compete for the cores; the 1-minute load average tells how much.
     loadAverage: { before: loadBefore, after: loadavg()[0] },
   };
@@ -261,15 +341,24 @@ async function main() {
   const protocol = BLOCK === 1
     ? 'alternating run by run'
     : `alternating in blocks of ${BLOCK} (each after 1 untimed run)`;
-  console.log(`${RUNS} timed runs per engine, ${protocol}, after ${WARMUP} warm-up runs each; latencies in ms; `
+  const settled = SETTLE
+    ? `each block after both engines' threads went idle (mean wait ${env.settle.meanMs.toFixed(1)} ms, max ${env.settle.maxMs.toFixed(1)} ms`
+      + `${env.settle.timeouts ? `, ${env.settle.timeouts} timeouts` : ''})`
+    : 'blocks back to back (--settle off)';
+  console.log(`${RUNS} timed runs per engine, ${protocol}, ${settled}, after ${WARMUP} warm-up runs each; latencies in ms; `
     + `ORT spin-wait ${env.ortSpin}; 1-min load average ${env.loadAverage.before.toFixed(2)} before, ${env.loadAverage.after.toFixed(2)} after.`);
   for (const n of notes) console.log(`${n.model}: weights ${n.weights}`);
   console.log('');
-  console.log('| model | threads | ours median | ours p90 | ORT median | ORT p90 | ours/ORT (median) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  console.log('| model | threads | ours median | ours p90 | ours p99 | ours p90/median | ORT median | ORT p90 | ORT p99 | ORT p90/median | ours/ORT (median) | other load |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const other = (r) => (r.otherCores === null ? 'n/a' : `${r.otherCores.toFixed(2)}${r.stealCores >= 0.005 ? ` + steal ${r.stealCores.toFixed(2)}` : ''}`);
   for (const r of rows) {
-    console.log(`| ${r.model} | ${r.threads} | ${f(r.oursMedianMs)} | ${f(r.oursP90Ms)} | ${f(r.ortMedianMs)} | ${f(r.ortP90Ms)} | ${r.ratio.toFixed(2)} |`);
+    console.log(`| ${r.model} | ${r.threads} | ${f(r.oursMedianMs)} | ${f(r.oursP90Ms)} | ${f(r.oursP99Ms)} | ${f(r.oursTail)} `
+      + `| ${f(r.ortMedianMs)} | ${f(r.ortP90Ms)} | ${f(r.ortP99Ms)} | ${f(r.ortTail)} | ${r.ratio.toFixed(2)} | ${other(r)} |`);
   }
+  console.log('');
+  console.log('other load: cores used by other processes (and hypervisor steal) while the row was measured; '
+    + 'tails that come with it are the machine\'s.');
 }
 
 main().catch((error) => {
