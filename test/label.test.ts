@@ -167,7 +167,9 @@ describe.skipIf(!run)('mobilenet label: faults are one error record each, the ru
     expect(records.map((r) => (ok(r) ? 'ok' : r.error))).toEqual([
       'ok',
       'file is empty',
-      expect.stringMatching(/^truncated JPEG/),
+      // libvips keeps one error buffer for all its threads: with several decodes in flight the detail that
+      // says 'truncated' is sometimes lost, leaving 'corrupt'. Either way it is this file's error record.
+      expect.stringMatching(/^(truncated|corrupt) JPEG/),
       'not a supported image (unrecognised format)',
       'permission denied',
       'is a directory, not an image file',
@@ -194,7 +196,7 @@ describe.skipIf(!run)('mobilenet label: faults are one error record each, the ru
       'locked': 'cannot list this folder (EACCES)',
       'secret.jpg': 'permission denied',
       'text.jpg': 'not a supported image (unrecognised format)',
-      'truncated.jpg': expect.stringMatching(/^truncated JPEG/),
+      'truncated.jpg': expect.stringMatching(/^(truncated|corrupt) JPEG/),
       'x.jpg/inside.jpg': 'ok',
     });
     expect(Object.keys(byName)).toEqual(['bomb.png', 'broken.jpg', 'empty.jpg', 'good.jpg', 'locked', 'secret.jpg', 'text.jpg', 'truncated.jpg',

@@ -7,9 +7,9 @@ import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
 import { formatHuman, jsonArrayWriter } from './report.js';
 import { progressBar } from './bar.js';
-import { downloadProgress } from './download-progress.js';
+import { modelOptions } from './model-options.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
-import { warnOnce, fail, EXIT_INPUT_FAILED } from './process.js';
+import { fail, EXIT_INPUT_FAILED } from './process.js';
 
 interface ClassifyFlags {
   model: string;
@@ -42,14 +42,7 @@ export function registerClassify(program: Command): void {
       const { loadModel } = await import('../classifier.js');
       const { readImageStream } = await import('../image/read.js');
       if (images.filter((image) => image === '-').length > 1) fail(new InvalidArgumentError("'-' (stdin) may be given only once"));
-      const classifier = await loadModel(flags.model, {
-        backend: flags.backend,
-        threads: flags.threads,
-        labelsFile: flags.labels,
-        onFallback: warnOnce,
-        onWarning: warnOnce,
-        onDownload: downloadProgress(),
-      }).catch(fail);
+      const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
       const bar = showProgress(flags, images.length) ? progressBar({ stream: process.stderr, hideCursor: true }) : undefined;
       bar?.start(images.length, 0);

@@ -19,9 +19,9 @@ import type { Classifier } from '../classifier.js';
 import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
 import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
-import { downloadProgress } from './download-progress.js';
+import { modelOptions } from './model-options.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
-import { EXIT_INPUT_FAILED, EXIT_USAGE, fail, warnOnce } from './process.js';
+import { EXIT_INPUT_FAILED, EXIT_USAGE, fail } from './process.js';
 import { ListReadError, listInputs } from './label/inputs.js';
 import { handleInterrupts } from './label/interrupt.js';
 import { OutputError, openFileSink, streamSink, type RecordSink } from './label/output.js';
@@ -164,14 +164,7 @@ async function label(inputs: string[], flags: LabelFlags): Promise<void> {
   // The threads running before the model loads are libuv's pool (decoding) and V8's helpers; those it
   // starts are inference. The first yield to the second (label/priority.ts).
   const before = threadIds();
-  const classifier = await loadModel(flags.model, {
-    backend: flags.backend,
-    threads: flags.threads,
-    labelsFile: flags.labels,
-    onFallback: warnOnce,
-    onWarning: warnOnce,
-    onDownload: downloadProgress(),
-  }).catch(fail);
+  const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
   lowerPriority(before);
   try {
     await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received, screen);

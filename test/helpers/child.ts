@@ -1,5 +1,5 @@
 // `bin/mobilenet` as a child process with its peak RSS measured, as scripts run it.
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from './shared.js';
 
@@ -17,7 +17,12 @@ export interface ChildOutcome {
 }
 
 export interface ChildOptions {
-  env?: Record<string, string>;
+  /** Added to this process's environment (an undefined value removes a variable). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Run as this user and group (tests run as root, where permissions do not stop reads). */
+  uid?: number;
+  gid?: number;
   /** Standard input, as text. */
   input?: string | Buffer;
   /** stdout goes to this file descriptor instead of a pipe. */
@@ -27,20 +32,24 @@ export interface ChildOptions {
   nodeOptions?: string[];
 }
 
-export function runMobilenet(args: string[], options: ChildOptions = {}): Promise<ChildOutcome> {
+/** Starts `mobilenet …`; `done` settles when it exits. */
+export function startMobilenet(args: string[], options: ChildOptions = {}): { child: ChildProcess; done: Promise<ChildOutcome> } {
   const stdio: StdioOptions = ['pipe', options.stdoutFd ?? 'pipe', 'pipe'];
   const child = spawn(process.execPath, [...(options.nodeOptions ?? []), '--require', MAXRSS_HOOK, BIN, ...args], {
     env: { ...process.env, MOBILENET_OFFLINE: '1', ...options.env },
+    cwd: options.cwd,
+    uid: options.uid,
+    gid: options.gid,
     stdio,
   });
   let stdout = '';
   let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => { stdout += chunk; });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk; });
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   child.stdin!.on('error', () => undefined);
   child.stdin!.end(options.input);
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
-  return new Promise((resolve) => {
+  const done = new Promise<ChildOutcome>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const match = /\n?maxrss_kib=(\d+)\n/.exec(stderr);
@@ -51,4 +60,9 @@ export function runMobilenet(args: string[], options: ChildOptions = {}): Promis
       });
     });
   });
+  return { child, done };
+}
+
+export function runMobilenet(args: string[], options: ChildOptions = {}): Promise<ChildOutcome> {
+  return startMobilenet(args, options).done;
 }
