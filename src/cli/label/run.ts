@@ -1,0 +1,195 @@
+// The `label` command at work (src/cli/label.ts defines it): listing, sharding, resuming, the pipeline,
+// records, progress and signals; loaded only when the command runs.
+import type { BackendChoice } from '../../engine/index.js';
+import { fstatSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { Classifier } from '../../classifier.js';
+import { modelOptions } from '../model-options.js';
+import { EXIT_INPUT_FAILED, EXIT_USAGE, fail } from '../process.js';
+import { ListReadError, listInputs } from './inputs.js';
+import { defaultConcurrency } from './defaults.js';
+import { handleInterrupts } from './interrupt.js';
+import { OutputError, openFileSink, streamSink, type RecordSink } from './output.js';
+import { lowerPriority, threadIds } from './priority.js';
+import { LabelProgress } from './progress.js';
+import { FORMATS, RecordFileError, recordFormat, type Format, type LabelRecord } from './records.js';
+import { notDone, readResumeState, type ResumeState } from './resume.js';
+import { inShard, type Shard } from './shard.js';
+
+export interface LabelFlags {
+  model: string;
+  labels?: string;
+  topK: number;
+  threshold: number;
+  crop: 'none' | 'center';
+  backend: BackendChoice;
+  threads: number;
+  concurrency?: number;
+  format?: Format;
+  output?: string;
+  resume?: boolean;
+  unordered?: boolean;
+  null?: boolean;
+  allFiles?: boolean;
+  shard?: Shard;
+  maxPixels: number;
+  quiet?: boolean;
+}
+
+/** A usage or set-up problem found by this command: one line, exit 2. */
+function usage(message: string): never {
+  process.stderr.write(`mobilenet: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function stdinIsFolder(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The format: --format, else the output file's extension (.csv, .tsv, .jsonl), else jsonl. */
+function chooseFormat(flags: LabelFlags): Format {
+  if (flags.format) return flags.format;
+  const ext = flags.output ? extname(flags.output).slice(1).toLowerCase() : '';
+  return (FORMATS as readonly string[]).includes(ext) ? (ext as Format) : 'jsonl';
+}
+
+/** An input's error as its record says it: the problem without the file name the record already has. */
+function problemOf(error: Error): string {
+  const problem = (error as Error & { problem?: unknown }).problem;
+  return typeof problem === 'string' ? problem : error.message;
+}
+
+export async function label(inputs: string[], flags: LabelFlags): Promise<void> {
+  if (flags.resume && !flags.output) usage('--resume needs --output FILE (the records to resume from)');
+  if (inputs.filter((i) => i === '-').length > 1) usage('- (the list on stdin) may be given only once');
+  if (inputs.includes('-') && stdinIsFolder()) usage('- reads a list of paths on stdin, and stdin is a folder');
+  const format = chooseFormat(flags);
+  // A line on stderr; a progress bar on the terminal stops first (the bar would draw over it).
+  const screen = { beforeLine: () => {} };
+  const say = (line: string) => {
+    if (flags.quiet) return;
+    screen.beforeLine();
+    process.stderr.write(`mobilenet: ${line}\n`);
+  };
+  const interrupt = handleInterrupts(say);
+
+  let resume: ResumeState | undefined;
+  if (flags.resume) {
+    resume = await readResumeState(flags.output!, format, flags.topK).catch((error: unknown) => {
+      if (error instanceof RecordFileError) usage(error.message);
+      throw error;
+    });
+  }
+
+  // The library (sharp, the addon) is loaded only when the command runs (--help stays fast).
+  const { loadModel } = await import('../../classifier.js');
+  // The threads running before the model loads are libuv's pool (decoding) and V8's helpers; those it
+  // starts are inference. The first yield to the second (label/priority.ts).
+  const before = threadIds();
+  const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
+  lowerPriority(before);
+  try {
+    await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received, screen);
+  } finally {
+    classifier.dispose();
+    interrupt.dispose();
+  }
+  if (interrupt.received) process.exit(interrupt.exitCode);
+}
+
+async function run(
+  classifier: Classifier,
+  inputs: string[],
+  flags: LabelFlags,
+  format: Format,
+  resume: ResumeState | undefined,
+  signal: AbortSignal,
+  say: (line: string) => void,
+  interrupted: () => NodeJS.Signals | undefined,
+  screen: { beforeLine: () => void },
+): Promise<void> {
+  const records = recordFormat(format, flags.topK);
+  let sink: RecordSink;
+  try {
+    sink = flags.output ? openFileSink(flags.output, resume?.completeBytes) : streamSink(process.stdout);
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  if (resume && resume.tornBytes > 0) say(`${flags.output}: cut off a torn last record (${resume.tornBytes} bytes); that input is labelled again`);
+
+  const showBar = !flags.quiet && Boolean(process.stderr.isTTY) && (flags.output !== undefined || !process.stdout.isTTY);
+  const progress = new LabelProgress(showBar);
+  screen.beforeLine = () => progress.stop();
+  const folderErrors = new Map<string, string>();
+  const listing = (countOnly: boolean) => {
+    let paths: AsyncIterable<string> = listInputs(inputs, {
+      allFiles: flags.allFiles,
+      nul: flags.null,
+      onFolderError: countOnly ? undefined : (path, error) => {
+        folderErrors.set(path, `cannot list this folder (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+      },
+    });
+    if (flags.shard) paths = inShard(paths, flags.shard);
+    if (resume) paths = notDone(paths, resume.done, countOnly ? () => undefined : () => progress.skip());
+    return paths;
+  };
+
+  // The total for the bar: the same listing again, counted beside the work (not for a list on stdin).
+  const counting = new AbortController();
+  if (showBar && !inputs.includes('-')) {
+    void (async () => {
+      let total = 0;
+      for await (const _ of listing(true)) {
+        if (counting.signal.aborted) return;
+        total++;
+      }
+      progress.setTotal(total);
+    })().catch(() => undefined);
+  }
+
+  let failed = false;
+  try {
+    if (records.header && !resume?.hasHeader) await sink.write(records.header);
+    for await (const result of classifier.classifyAll(listing(false), {
+      topK: flags.topK,
+      threshold: flags.threshold,
+      crop: flags.crop,
+      maxPixels: flags.maxPixels,
+      concurrency: flags.concurrency ?? defaultConcurrency(flags.threads),
+      ordered: !flags.unordered,
+      signal,
+    })) {
+      const path = result.input as string;
+      let record: LabelRecord;
+      if ('error' in result) {
+        failed = true;
+        record = { path, error: folderErrors.get(path) ?? problemOf(result.error) };
+        folderErrors.delete(path);
+      } else {
+        record = { path, predictions: result.predictions };
+      }
+      await sink.write(records.format(record));
+      progress.add(!('error' in result));
+    }
+  } catch (error) {
+    progress.stop();
+    await sink.close().catch(() => undefined);
+    if (error instanceof OutputError || error instanceof ListReadError) usage(error.message);
+    // Inference itself failed (a broken backend, a bug): the records so far are whole; stop.
+    fail(error);
+  } finally {
+    counting.abort();
+  }
+  progress.stop();
+  try {
+    await sink.close();
+  } catch (error) {
+    usage((error as Error).message);
+  }
+  say(progress.summary(interrupted()));
+  if (failed) process.exitCode = EXIT_INPUT_FAILED;
+}
