@@ -4,10 +4,10 @@ import { PlanError } from './engine/planner.js';
 import { DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
-import { resolveModelFile } from './model/resolve.js';
+import { resolveModel } from './model/resolve.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
-import { loadTfliteFile } from './tflite/index.js';
+import { loadTfliteFile, parseTflite } from './tflite/index.js';
 import { boundedMap } from './util/bounded-map.js';
 import { checkChoice, checkInteger, checkNumber, checkOptions, describe } from './validate.js';
 
@@ -220,9 +220,11 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
     throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
   }
-  const file = typeof model === 'string' ? await resolveModelFile(model, { offline: options.offline, reporter: options.onDownload }) : undefined;
-  const spec = file
-    ? await loadTfliteFile(file, { onWarning: options.onWarning ?? ((message) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })) })
+  const resolved = typeof model === 'string' ? await resolveModel(model, { offline: options.offline, reporter: options.onDownload }) : undefined;
+  const file = resolved?.file;
+  const parseOptions = { onWarning: options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })) };
+  const spec = resolved
+    ? resolved.bytes ? parseTflite(resolved.bytes, resolved.file, parseOptions) : await loadTfliteFile(resolved.file, parseOptions)
     : model as ModelSpec;
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
   let engine: ReturnType<typeof createEngine>;

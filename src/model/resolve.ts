@@ -2,7 +2,9 @@
 // models come from the models folder, verified, and are downloaded on first use.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cachedFile, cacheState, modelsFolder } from './cache.js';
+import { createHash } from 'node:crypto';
+import { FileReadProblem, readRegularFile } from '../util/read-file.js';
+import { cachedFile, modelsFolder } from './cache.js';
 import { findModel, isModelPath, knownModelNames, type CatalogEntry } from './catalog.js';
 import { downloadModel, ModelDownloadError, modelUrl, type DownloadOptions } from './download.js';
 
@@ -30,30 +32,55 @@ function manualHint(entry: CatalogEntry, file: string, baseUrl: string | undefin
     + 'or use a .tflite file by its path (--model FILE)';
 }
 
+/** A resolved model: its file, and for a verified catalog model the bytes already read to check it. */
+export interface ResolvedModel {
+  file: string;
+  bytes?: Uint8Array;
+}
+
 /** The .tflite file for a model name, alias or path; a catalog model missing from the cache is downloaded. */
 export async function resolveModelFile(model: string, options: ResolveOptions = {}): Promise<string> {
-  if (isModelPath(model)) return model;
+  return (await resolveModel(model, options)).file;
+}
+
+/**
+ * As resolveModelFile; a cached catalog model is read once, checked against its SHA-256, and its bytes
+ * handed on, so that loading it does not read the file again.
+ */
+export async function resolveModel(model: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  if (isModelPath(model)) return { file: model };
   const entry = findModel(model);
   if (!entry) {
     // A model of the user's own, kept in the models folder under a name.
     const file = join(modelsFolder(), `${model}.tflite`);
-    if (await stat(file).then((info) => info.isFile(), () => false)) return file;
+    if (await stat(file).then((info) => info.isFile(), () => false)) return { file };
     throw new ModelNotFoundError(model,
       `model '${model}' not found: it is not a known model (${knownModelNames()}) and ${file} does not exist; `
       + 'pass the path of a .tflite file to use another model');
   }
 
   const file = cachedFile(entry);
-  const state = await cacheState(entry, file, true);
-  if (state === 'ok') return file;
+  const cached = await readVerified(entry, file);
+  if (cached.bytes) return { file, bytes: cached.bytes };
   const offline = options.offline ?? offlineByEnvironment();
   if (offline) {
-    const why = state === 'corrupt' ? `${file} is damaged (not the published bytes)` : `it is not in the models folder (${file})`;
+    const why = cached.missing ? `it is not in the models folder (${file})` : `${file} is damaged (not the published bytes)`;
     throw new ModelNotFoundError(entry.name,
       `model '${entry.name}' is not available offline: ${why}; ${manualHint(entry, file, options.baseUrl)}`);
   }
   // A damaged file is replaced by the verified download (the rename overwrites it).
-  return pullModel(entry, options);
+  return { file: await pullModel(entry, options) };
+}
+
+/** The bytes of a cached catalog model if they are the published ones; else whether the file is missing. */
+async function readVerified(entry: CatalogEntry, file: string): Promise<{ bytes?: Uint8Array; missing: boolean }> {
+  try {
+    const bytes = await readRegularFile(file, entry.bytes);
+    const ok = bytes.length === entry.bytes && createHash('sha256').update(bytes).digest('hex') === entry.sha256;
+    return { bytes: ok ? bytes : undefined, missing: false };
+  } catch (error) {
+    return { missing: error instanceof FileReadProblem && error.errno === 'ENOENT' };
+  }
 }
 
 /** Downloads a catalog model into the models folder; a failure says how to get the file by hand. */
