@@ -28,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cpuModel } from './machine.mjs';
 
 const REPO = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const SHARED = process.env.MOBILENET_SHARED ?? resolve(REPO, '../shared');
@@ -216,15 +217,6 @@ const median = (xs) => {
 
 function readRecords(path) {
   return readFileSync(path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
-}
-
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    return line ? line.split(':')[1].trim() : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 async function main() {

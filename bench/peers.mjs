@@ -37,6 +37,7 @@ import { loadImageTensor } from '../dist/image/index.js';
 import { seededRandom } from '../dist/model/random-model.js';
 import { loadTfliteFile } from '../dist/tflite/index.js';
 import { describeOnnx, nhwcToNchw, onnxOpCounts, planToOnnx } from './onnx-export.mjs';
+import { cpuModel } from './machine.mjs';
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
@@ -84,15 +85,6 @@ if (args.arch && args.arch !== 'v1' && args.arch !== 'v2') {
   process.exit(2);
 }
 const log = (...parts) => console.error(...parts); // progress on stderr keeps --json output clean
-
-function cpuModel() {
-  try {
-    const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    return line ? line.split(':')[1].trim() : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 function randomInputs(count, size, seed) {
   const random = seededRandom(seed);

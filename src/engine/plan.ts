@@ -18,7 +18,7 @@ interface StepIO {
   output: number;
 }
 
-interface Spatial {
+export interface Spatial {
   inH: number;
   inW: number;
   outH: number;

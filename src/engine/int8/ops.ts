@@ -29,16 +29,8 @@ import {
 } from './quantize.js';
 import type { AddParams, MeanParams, OutputStage, RequantizeParams, SoftmaxParams } from './params.js';
 import { expOnNegativeValues, getReciprocal, rescale } from './fixedpoint.js';
+import type { Spatial } from '../plan.js';
 
-interface Spatial {
-  inH: number;
-  inW: number;
-  outH: number;
-  outW: number;
-  stride: number;
-  padTop: number;
-  padLeft: number;
-}
 
 /** Quantized weights: storage values, their (single) zero point and the int32 bias (scale in_s·w_s, zero point 0). */
 export interface QWeights {
