@@ -1,14 +1,11 @@
 import type { BackendChoice } from '../engine/index.js';
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { ImageInput } from '../classifier.js';
-import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
-import { MAX_PIXELS } from '../image/types.js';
-import { DEFAULT_MODEL } from '../model/catalog.js';
 import { formatHuman, jsonArrayWriter } from './report.js';
 import { progressBar } from './bar.js';
-import { modelOptions } from './model-options.js';
-import { integerUpTo, positiveInteger, probability } from './options.js';
+import { addImageOptions, addModelOptions, modelOptions } from './model-options.js';
+import { positiveInteger, probability } from './options.js';
 import { fail, EXIT_INPUT_FAILED } from './process.js';
 
 interface ClassifyFlags {
@@ -24,19 +21,15 @@ interface ClassifyFlags {
 }
 
 export function registerClassify(program: Command): void {
-  program
+  const command = program
     .command('classify')
     .description('classify images and print the top classes of each')
     .argument('<images...>', "image files (JPEG, PNG, WebP, AVIF, TIFF, GIF, BMP); '-' reads one image from stdin")
-    .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
-    .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .option('-k, --top-k <n>', 'how many classes to show per image', positiveInteger, 5)
     .option('--threshold <p>', 'hide classes scoring below p', probability, 0)
     .option('--json', 'print one JSON document instead of text')
-    .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
-    .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism())
-    .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS)
-    .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
+    .option('--threads <n>', 'CPU threads for inference', positiveInteger, availableParallelism());
+  addImageOptions(addModelOptions(command))
     .action(async (images: string[], flags: ClassifyFlags) => {
       // The library (sharp, the addon) is loaded only when a command runs: --help and --version stay fast.
       const { loadModel } = await import('../classifier.js');

@@ -13,9 +13,7 @@
 // paths already done in a Set: memory proportional to those, see resume.ts.)
 
 import { Option, type Command } from 'commander';
-import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
-import { MAX_PIXELS } from '../image/types.js';
-import { DEFAULT_MODEL } from '../model/catalog.js';
+import { addImageOptions, addModelOptions } from './model-options.js';
 import { integerUpTo, positiveInteger, probability } from './options.js';
 import { defaultConcurrency, defaultThreads, MAX_CONCURRENCY } from './label/defaults.js';
 import { FORMATS } from './label/records.js';
@@ -23,15 +21,12 @@ import type { LabelFlags } from './label/run.js';
 import { parseShard } from './label/shard.js';
 
 export function registerLabel(program: Command): void {
-  program
+  const command = program
     .command('label')
     .description('label files, folders (recursively), globs or a list on stdin (-): one record per input, to stdout or --output')
     .argument('<inputs...>', "image files, folders, glob patterns, or - for a list of paths on stdin")
-    .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
-    .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .option('-k, --top-k <n>', 'classes per record', positiveInteger, 5)
     .option('--threshold <p>', 'leave out classes scoring below p', probability, 0)
-    .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
     .addOption(new Option('-f, --format <format>', 'jsonl, csv or tsv (default: from the --output extension, else jsonl)').choices(FORMATS))
     .option('-o, --output <file>', 'write the records to this file (appending whole records) instead of stdout')
     .option('--resume', 'with --output: skip the inputs the file already has records for (a torn last record is redone)')
@@ -39,11 +34,10 @@ export function registerLabel(program: Command): void {
     .option('-0, --null', 'the list on stdin (-) is NUL-separated (find -print0), not one path a line')
     .option('--all-files', 'in folders, take every file, not only image extensions')
     .option('--shard <i/n|auto/n>', 'label only shard i of n of the inputs (by a hash of the path); auto: i from the job array variable', (v) => parseShard(v))
-    .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS)
     .option('--threads <n>', 'CPU threads for inference', positiveInteger, defaultThreads())
     .option('--concurrency <n>', `images decoded or classified at once (default: 2 × (decode threads + --threads) + 2, ${defaultConcurrency()} here)`, integerUpTo(MAX_CONCURRENCY))
-    .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
-    .option('-q, --quiet', 'no progress bar and no summary line on stderr')
+    .option('-q, --quiet', 'no progress bar and no summary line on stderr');
+  addImageOptions(addModelOptions(command))
     .action(async (inputs: string[], flags: LabelFlags) => {
       // Everything the command does is loaded only when it runs (--help and --version stay fast).
       const { label } = await import('./label/run.js');

@@ -1,7 +1,13 @@
-// How every command that runs a model loads it: the same options, warnings and download progress.
+// How every command that classifies images loads its model and reads its images: the same options,
+// warnings and download progress.
+import { Option, type Command } from 'commander';
 import type { LoadModelOptions } from '../classifier.js';
 import type { BackendChoice } from '../engine/index.js';
+import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
+import { MAX_PIXELS } from '../image/types.js';
+import { DEFAULT_MODEL } from '../model/catalog.js';
 import { downloadProgress } from './download-progress.js';
+import { integerUpTo } from './options.js';
 import { warnOnce } from './process.js';
 
 export interface ModelFlags {
@@ -19,4 +25,20 @@ export function modelOptions(flags: ModelFlags): LoadModelOptions {
     onWarning: warnOnce,
     onDownload: downloadProgress(),
   };
+}
+
+/** --model, --labels and --backend. */
+export function addModelOptions(command: Command): Command {
+  return command
+    .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
+    .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
+    .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning")
+      .choices(['auto', 'native', 'reference']).default('auto'));
+}
+
+/** --crop and --max-pixels. */
+export function addImageOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
+    .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS);
 }
