@@ -1,0 +1,96 @@
+// The integer execution plan: a quantized MobileNet as a flat list of steps whose every shape,
+// padding, Prepare-time parameter (multipliers, shifts, clamps, zero points) and arena offset is
+// resolved. The TS reference (ops.ts, run by reference-backend.ts) and the native int8 kernels execute
+// exactly this structure and must give identical bytes.
+//
+// Tensors are NHWC, batch 1, in the storage domain of quantize.ts (Int8Array; uint8 data as q − 128
+// with zero point − 128), in one byte arena; offsets and sizes are counted in bytes. Each step's
+// parameters are the reference op's own parameter object (ops.ts), so a step is also a valid argument
+// of the op it names.
+import type { SoftmaxParams } from './params.js';
+import type { QAvgPool, QBottleneck, QConv2d, QDepthwise, QFullyConnected, QMean, QPointwise } from './ops.js';
+import type { QuantType } from './quantize.js';
+
+interface Placed {
+  /** Arena byte offset of the step's input tensor. */
+  input: number;
+  /** Arena byte offset of the step's output tensor; never overlaps the input. */
+  output: number;
+}
+
+export interface QConv2dStep extends Placed, QConv2d {
+  op: 'conv2d';
+}
+
+export interface QDepthwiseStep extends Placed, QDepthwise {
+  op: 'depthwise';
+}
+
+export interface QPointwiseStep extends Placed, QPointwise {
+  op: 'pointwise';
+}
+
+/**
+ * Inverted residual block (or v1's depthwise + pointwise pair: expand and residual null), to be run
+ * fused by the native kernels: the expanded tensor never exists whole. The requantized intermediate
+ * tensors are the ones TFLite materialises, so fusion changes nothing in the bytes.
+ */
+export interface QBottleneckStep extends Placed, QBottleneck {
+  op: 'bottleneck';
+}
+
+/** AVERAGE_POOL_2D over the whole map (the TF1 files). */
+export interface QAvgPoolStep extends Placed, QAvgPool {
+  op: 'avgpool';
+}
+
+/** MEAN over H and W (the TF2 files' global pool). */
+export interface QMeanStep extends Placed, QMean {
+  op: 'mean';
+}
+
+export interface QFullyConnectedStep extends Placed, QFullyConnected {
+  op: 'fc';
+}
+
+export interface QSoftmaxStep extends Placed {
+  op: 'softmax';
+  n: number;
+  params: SoftmaxParams;
+}
+
+export type QStep =
+  | QConv2dStep
+  | QDepthwiseStep
+  | QPointwiseStep
+  | QBottleneckStep
+  | QAvgPoolStep
+  | QMeanStep
+  | QFullyConnectedStep
+  | QSoftmaxStep;
+
+/** How an 8-bit tensor at the edge of the plan maps to real numbers: real = scale · (q − zeroPoint). */
+export interface EdgeQuant {
+  /** The model file's type of the tensor (uint8 or int8); the plan stores both as int8. */
+  type: QuantType;
+  scale: number;
+  /** In the storage domain (a uint8 zero point − 128). */
+  zeroPoint: number;
+}
+
+export interface QPlan {
+  dtype: 'int8';
+  /** Input tensor [inputH, inputW, inputC] at arena byte offset `input`. */
+  inputH: number;
+  inputW: number;
+  inputC: number;
+  input: number;
+  inputQuant: EdgeQuant;
+  /** Output tensor of `outputSize` bytes at arena byte offset `output` (the last step's output). */
+  output: number;
+  outputSize: number;
+  outputQuant: EdgeQuant;
+  /** Bytes the arena must hold (activations only; kernels' own scratch is extra). */
+  arenaBytes: number;
+  steps: QStep[];
+}
