@@ -8,6 +8,8 @@
 //   fc         [outC, inC]
 // Padding of every spatial layer is TensorFlow's SAME rule (see src/model/shapes.ts).
 
+import type { ModelQuantization } from './quantization.js';
+
 export type Arch = 'v1' | 'v2';
 export type Activation = 'none' | 'relu' | 'relu6';
 
@@ -96,6 +98,13 @@ export interface ModelSpec {
   normalization: Normalization;
   /** Class names, index-aligned with the output; absent when the source had none. */
   labels?: string[];
+  /**
+   * For a model file whose whole chain is 8-bit quantized: its activations' quantization, what the
+   * int8 engine needs besides the layers. Absent for float models.
+   */
+  quantization?: ModelQuantization;
+  /** Why a quantized model file cannot run in integer arithmetic here (then `quantization` is absent). */
+  int8Unsupported?: string;
 }
 
 // --- Weights kept in a model file's encoding until they are read ------------------------------

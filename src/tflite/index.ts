@@ -19,6 +19,7 @@ import { FileReadProblem, readRegularFile } from '../util/read-file.js';
 import { ModelFormatError } from './errors.js';
 import { metadataBuffer, readMetadata, type TfliteMetadata } from './metadata.js';
 import { readModel, tensorTypeName, type Model } from './schema.js';
+import { readQuantization } from './quantized.js';
 import { modelToSpec } from './to-spec.js';
 import { findZip, parseLabels } from './zip.js';
 
@@ -64,7 +65,11 @@ export function parseTflite(bytes: Uint8Array, name: string, options: ParseOptio
     const model = readModel(bytes, name);
     const metadata = metadataOf(model, name);
     const labels = labelsOf(bytes, name, metadata);
-    return modelToSpec({ file: name, fileSize: bytes.length, model, metadata, labels, onWarning: options.onWarning });
+    const spec = modelToSpec({ file: name, fileSize: bytes.length, model, metadata, labels, onWarning: options.onWarning });
+    const reading = readQuantization(model, name);
+    if (reading && 'quantization' in reading) spec.quantization = reading.quantization;
+    else if (reading) spec.int8Unsupported = reading.unsupported;
+    return spec;
   });
 }
 
