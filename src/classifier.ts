@@ -1,7 +1,8 @@
 // The library's core: a loaded model that classifies images.
-import { createEngine, type Backend, type BackendChoice, type Plan } from './engine/index.js';
+import { createEngine, type Backend, type BackendChoice, type Plan, type Precision } from './engine/index.js';
+import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
-import { DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS } from './image/index.js';
+import { decodeResized, DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModel } from './model/resolve.js';
@@ -23,6 +24,11 @@ export interface LoadModelOptions {
   backend?: BackendChoice;
   /** CPU threads for inference (default 1). */
   threads?: number;
+  /**
+   * 'int8': integer arithmetic as TFLite runs a quantized model (its answers, faster); 'fp32': the
+   * weights dequantized to floats. Default: int8 for a quantized model, fp32 for a float one.
+   */
+  precision?: Precision;
   isa?: string;
   /** A label file that replaces the labels inside the model. */
   labelsFile?: string;
@@ -148,11 +154,39 @@ export class Classifier {
     return this.backend.run(input);
   }
 
+  /** 'int8' or 'fp32': how the network computes (see LoadModelOptions.precision). */
+  get precision(): Precision {
+    return isQuantizedBackend(this.backend) ? 'int8' : 'fp32';
+  }
+
   /** Decodes, resizes and normalises an image (a path or encoded bytes), then classifies it. */
   async classify(image: string | Uint8Array, options?: ClassifyOptions): Promise<Prediction[]> {
     const checked = checkClassifyOptions(options);
-    const tensor = await this.prepare(image, checked);
-    return this.topK(await this.predict(tensor), checked);
+    return this.topK(await this.#infer(await this.#input(image, checked)), checked);
+  }
+
+  /**
+   * The network's input for an image: the normalised float tensor, or for an int8 model the
+   * quantized tensor made from the resized pixels directly (no float image in between).
+   */
+  async #input(image: ImageInput, options: Pick<ClassifyOptions, 'crop' | 'maxPixels'>): Promise<Float32Array | Int8Array> {
+    const backend = this.backend;
+    if (!isQuantizedBackend(backend)) return this.prepare(image, options);
+    if (this.#disposed) throw new ModelDisposedError();
+    checkImage(image);
+    const { crop, maxPixels } = checkClassifyOptions(options);
+    const { image: pixels } = await decodeResized(isNamedImage(image) ? await image.bytes : image, this.spec.resolution, crop, {
+      name: isNamedImage(image) ? image.name : undefined,
+      maxPixels,
+    });
+    return backend.quantizePixels(pixels.data);
+  }
+
+  async #infer(input: Float32Array | Int8Array): Promise<Float32Array> {
+    const backend = this.backend;
+    if (input instanceof Float32Array || !isQuantizedBackend(backend)) return this.predict(input as Float32Array);
+    if (this.#disposed) throw new ModelDisposedError();
+    return backend.runQuantized(input);
   }
 
   /** The input tensor for an image (a path or encoded bytes): decoded, resized, normalised. */
@@ -192,14 +226,14 @@ export class Classifier {
       throw new TypeError(`inputs must be an iterable or async iterable of images, got ${describe(inputs)}`);
     }
     const work = async (input: ImageInput, index: number): Promise<ClassifyResult> => {
-      let tensor: Float32Array;
+      let tensor: Float32Array | Int8Array;
       try {
-        tensor = await this.prepare(input, checked);
+        tensor = await this.#input(input, checked);
       } catch (error) {
         if (error instanceof ModelDisposedError) throw error;
         return { input, index, error: error instanceof Error ? error : new Error(String(error)) };
       }
-      return { input, index, predictions: this.topK(await this.predict(tensor), checked) };
+      return { input, index, predictions: this.topK(await this.#infer(tensor), checked) };
     };
     yield* boundedMap(inputs, work, { concurrency, ordered, signal });
   }
@@ -217,6 +251,7 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   const options = checkOptions('options', loadOptions);
   if (options.backend !== undefined) checkChoice('backend', options.backend, ['auto', 'native', 'reference'] as const);
   if (options.threads !== undefined) checkInteger('threads', options.threads, 1, MAX_THREADS);
+  if (options.precision !== undefined) checkChoice('precision', options.precision, ['int8', 'fp32'] as const);
   if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
     throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
   }
@@ -227,11 +262,14 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
     ? resolved.bytes ? parseTflite(resolved.bytes, resolved.file, parseOptions) : await loadTfliteFile(resolved.file, parseOptions)
     : model as ModelSpec;
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
+  if (options.precision === undefined && spec.int8Unsupported) {
+    parseOptions.onWarning(`${file ?? 'the model'}: runs in fp32, not int8: ${spec.int8Unsupported}`);
+  }
   let engine: ReturnType<typeof createEngine>;
   try {
-    engine = createEngine(spec, options);
+    engine = createEngine(spec, { ...options, file });
   } catch (error) {
-    throw error instanceof PlanError && file ? new PlanError(error.message, file) : error;
+    throw error instanceof PlanError && file && !error.file ? new PlanError(error.message, file) : error;
   }
   const { plan, backend } = engine;
   return new Classifier(spec, plan, backend, labels);

@@ -1,4 +1,4 @@
-import type { BackendChoice } from '../engine/index.js';
+import type { BackendChoice, Precision } from '../engine/index.js';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { Classifier } from '../classifier.js';
@@ -7,6 +7,7 @@ import type { Step } from '../engine/plan.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
 import { downloadProgress } from './download-progress.js';
+import { precisionOption } from './model-options.js';
 import { MAX_ALPHA, MAX_RESOLUTION } from '../model/limits.js';
 import { integerUpTo, numberUpTo, positiveInteger } from './options.js';
 import { fail, warnOnce } from './process.js';
@@ -24,6 +25,7 @@ interface BenchFlags {
   backend: BackendChoice;
   json?: boolean;
   profile?: boolean;
+  precision?: Precision | 'both';
 }
 
 export function registerBench(program: Command): void {
@@ -39,6 +41,7 @@ export function registerBench(program: Command): void {
     .option('--warmup <n>', 'untimed runs first', positiveInteger, 10)
     .option('--batch <n>', 'images per timed run (run back to back)', positiveInteger, 1)
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
+    .addOption(precisionOption(['both']))
     .option('--json', 'print the results as JSON')
     .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
     .action(async (flags: BenchFlags) => {
@@ -47,15 +50,30 @@ export function registerBench(program: Command): void {
       const { resolveModelFile } = await import('../model/resolve.js');
       // A model downloaded on first use is fetched before the load is timed.
       const file = flags.model ? await resolveModelFile(flags.model, { reporter: downloadProgress() }).catch(fail) : undefined;
-      const loadStart = performance.now();
-      const spec = file ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
-      const model = await loadModel(spec ?? file, { backend: flags.backend, threads: flags.threads, onFallback: warnOnce, onWarning: warnOnce }).catch(fail);
-      const loadMs = performance.now() - loadStart;
+      const load = async (precision: Precision | undefined) => {
+        const loadStart = performance.now();
+        const spec = file ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
+        const model = await loadModel(spec ?? file, {
+          backend: flags.backend, threads: flags.threads, precision, onFallback: warnOnce, onWarning: warnOnce,
+        }).catch(fail);
+        return { model, loadMs: performance.now() - loadStart };
+      };
+      // Without --precision a model runs as it would in classify; 'both' measures a quantized model
+      // in int8 and in fp32, alternating run by run so that machine noise hits both alike.
+      const first = await load(flags.precision === 'both' ? 'int8' : flags.precision);
+      const loaded = [first];
       try {
-        const report = await measure(model, flags, loadMs);
-        process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+        if (flags.precision === 'both') loaded.push(await load('fp32'));
+        const reports = await measure(loaded, flags);
+        if (flags.json) {
+          const json = reports.length === 1 ? reports[0] : { reports, int8OverFp32: reports[0]!.medianMs / reports[1]!.medianMs };
+          process.stdout.write(JSON.stringify(json, null, 2) + '\n');
+        } else {
+          process.stdout.write(reports.map(formatReport).join('\n'));
+          if (reports.length === 2) process.stdout.write(`\nint8 / fp32 median latency: ${(reports[0]!.medianMs / reports[1]!.medianMs).toFixed(2)}×\n`);
+        }
       } finally {
-        model.dispose();
+        for (const { model } of loaded) model.dispose();
       }
     });
 }
@@ -71,6 +89,7 @@ interface LayerProfile {
 
 interface BenchReport {
   model: string;
+  precision: Precision;
   backend: string;
   isa: string;
   threads: number;
@@ -89,47 +108,55 @@ interface BenchReport {
   layers?: LayerProfile[];
 }
 
-async function measure(model: Classifier, flags: BenchFlags, loadMs: number): Promise<BenchReport> {
-  const { spec, plan, backend } = model;
+async function measure(loaded: { model: Classifier; loadMs: number }[], flags: BenchFlags): Promise<BenchReport[]> {
+  const { plan } = loaded[0]!.model;
   const random = seededRandom(7);
   const input = Float32Array.from({ length: plan.inputH * plan.inputW * plan.inputC }, () => random() * 2 - 1);
-  const runBatch = async () => {
+  const runBatch = async (model: Classifier) => {
     for (let i = 0; i < flags.batch; i++) await model.predict(input);
   };
-
-  let start = performance.now();
-  await model.predict(input);
-  const firstMs = performance.now() - start;
-  for (let i = 0; i < flags.warmup; i++) await runBatch();
-  const times: number[] = [];
-  for (let i = 0; i < flags.runs; i++) {
-    start = performance.now();
-    await runBatch();
-    times.push(performance.now() - start);
+  const firstMs = [];
+  for (const { model } of loaded) {
+    const start = performance.now();
+    await model.predict(input);
+    firstMs.push(performance.now() - start);
   }
-
-  const macs = plan.steps.reduce((sum, step) => sum + stepMacs(step), 0);
-  const medianMs = percentile(times, 50);
-  const layers = flags.profile ? await profileLayers(model, input, flags.runs) : undefined;
-  return {
-    model: flags.model ?? `mobilenet_${spec.arch}_${spec.alpha}_${spec.resolution} (random weights)`,
-    backend: backend.name,
-    isa: backend.isa,
-    threads: backend.threads,
-    batch: flags.batch,
-    runs: flags.runs,
-    loadMs,
-    firstMs,
-    medianMs,
-    p90Ms: percentile(times, 90),
-    p99Ms: percentile(times, 99),
-    imagesPerSecond: (flags.batch * 1000) / medianMs,
-    gflops: (2 * macs * flags.batch) / (medianMs * 1e6),
-    macs,
-    activationMiB: backend.activationBytes / 2 ** 20,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    layers,
-  };
+  for (let i = 0; i < flags.warmup; i++) for (const { model } of loaded) await runBatch(model);
+  const times: number[][] = loaded.map(() => []);
+  for (let i = 0; i < flags.runs; i++) {
+    for (const [index, { model }] of loaded.entries()) {
+      const start = performance.now();
+      await runBatch(model);
+      times[index]!.push(performance.now() - start);
+    }
+  }
+  const reports: BenchReport[] = [];
+  for (const [index, { model, loadMs }] of loaded.entries()) {
+    const { spec, backend } = model;
+    const macs = plan.steps.reduce((sum, step) => sum + stepMacs(step), 0);
+    const medianMs = percentile(times[index]!, 50);
+    reports.push({
+      model: flags.model ?? `mobilenet_${spec.arch}_${spec.alpha}_${spec.resolution} (random weights)`,
+      precision: model.precision,
+      backend: backend.name,
+      isa: backend.isa,
+      threads: backend.threads,
+      batch: flags.batch,
+      runs: flags.runs,
+      loadMs,
+      firstMs: firstMs[index]!,
+      medianMs,
+      p90Ms: percentile(times[index]!, 90),
+      p99Ms: percentile(times[index]!, 99),
+      imagesPerSecond: (flags.batch * 1000) / medianMs,
+      gflops: (2 * macs * flags.batch) / (medianMs * 1e6),
+      macs,
+      activationMiB: backend.activationBytes / 2 ** 20,
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      layers: flags.profile ? await profileLayers(model, input, flags.runs) : undefined,
+    });
+  }
+  return reports;
 }
 
 /** Median time of each step over several profiled runs. */
@@ -166,19 +193,22 @@ function formatReport(r: BenchReport): string {
   const ms = (value: number) => `${value.toFixed(2)} ms`;
   const lines = [
     `model            ${r.model}`,
-    `backend          ${r.backend} (${r.isa}), ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.batch}`,
+    `backend          ${r.backend} (${r.isa}), ${r.precision}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.batch}`,
     `load             ${ms(r.loadMs)}`,
     `first inference  ${ms(r.firstMs)}`,
     `latency          median ${ms(r.medianMs)}, p90 ${ms(r.p90Ms)}, p99 ${ms(r.p99Ms)} (${r.runs} runs)`,
     `throughput       ${r.imagesPerSecond.toFixed(1)} images/s`,
-    `compute          ${(r.macs / 1e6).toFixed(1)} M multiply-adds, ${r.gflops.toFixed(1)} GFLOP/s`,
+    `compute          ${(r.macs / 1e6).toFixed(1)} M multiply-adds, ${r.precision === 'int8' ? `${(r.gflops / 2).toFixed(1)} G int8 MAC/s` : `${r.gflops.toFixed(1)} GFLOP/s`}`,
     `memory           activations ${r.activationMiB.toFixed(2)} MiB, peak RSS ${r.peakRssMiB.toFixed(1)} MiB`,
   ];
   if (r.layers) {
-    lines.push('', ' step  op          shape                                       ms   M MACs  GFLOP/s');
+    // fp32 speed in GFLOP/s (2 per multiply-add), int8 in G multiply-adds/s (one VNNI lane op each).
+    const int8 = r.precision === 'int8';
+    lines.push('', ` step  op          shape                                       ms   M MACs  ${int8 ? ' GMAC/s' : 'GFLOP/s'}`);
     for (const l of r.layers) {
+      const speed = int8 ? l.gflops / 2 : l.gflops;
       lines.push(
-        `${String(l.step).padStart(5)}  ${l.op.padEnd(10)}  ${l.shape.padEnd(40)} ${l.ms.toFixed(3).padStart(7)} ${(l.macs / 1e6).toFixed(2).padStart(8)} ${(l.macs ? l.gflops.toFixed(1) : '-').padStart(8)}`,
+        `${String(l.step).padStart(5)}  ${l.op.padEnd(10)}  ${l.shape.padEnd(40)} ${l.ms.toFixed(3).padStart(7)} ${(l.macs / 1e6).toFixed(2).padStart(8)} ${(l.macs ? speed.toFixed(1) : '-').padStart(8)}`,
       );
     }
   }

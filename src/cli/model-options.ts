@@ -2,7 +2,7 @@
 // warnings and download progress.
 import { Option, type Command } from 'commander';
 import type { LoadModelOptions } from '../classifier.js';
-import type { BackendChoice } from '../engine/index.js';
+import type { BackendChoice, Precision } from '../engine/index.js';
 import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
 import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
@@ -14,12 +14,14 @@ export interface ModelFlags {
   backend: BackendChoice;
   threads: number;
   labels?: string;
+  precision?: Precision;
 }
 
 export function modelOptions(flags: ModelFlags): LoadModelOptions {
   return {
     backend: flags.backend,
     threads: flags.threads,
+    precision: flags.precision,
     labelsFile: flags.labels,
     onFallback: warnOnce,
     onWarning: warnOnce,
@@ -27,9 +29,16 @@ export function modelOptions(flags: ModelFlags): LoadModelOptions {
   };
 }
 
-/** --model, --labels and --backend. */
+/** --precision: how a quantized model computes (a float model is always fp32). */
+export function precisionOption(extra: string[] = []): Option {
+  return new Option('--precision <p>', 'int8: integer arithmetic as TFLite runs a quantized model (default for one); fp32: its weights dequantized to floats')
+    .choices(['int8', 'fp32', ...extra]);
+}
+
+/** --model, --labels, --backend and --precision. */
 export function addModelOptions(command: Command): Command {
   return command
+    .addOption(precisionOption())
     .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
     .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning")

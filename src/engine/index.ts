@@ -4,13 +4,26 @@ import { createNativeBackend, loadAddon } from './native.js';
 import type { Plan } from './plan.js';
 import { planModel } from './planner.js';
 import { createReferenceBackend } from './reference/backend.js';
+import { asBackend } from './int8/engine.js';
+import { planQuantized } from './int8/planner.js';
+import { createReferenceInt8Backend } from './int8/reference-backend.js';
 
 export type { Backend, BackendChoice, BackendName } from './backend.js';
 export type { Plan } from './plan.js';
 export { planModel } from './planner.js';
 
+export type Precision = 'fp32' | 'int8';
+
 export interface EngineOptions extends BackendOptions {
   backend?: BackendChoice;
+  /**
+   * 'int8' runs a quantized model in integer arithmetic as TFLite does (its Backend quantizes float
+   * inputs and dequantizes outputs; see int8/engine.ts); 'fp32' runs the dequantized weights in
+   * floats. Default: 'int8' for a model whose chain is fully 8-bit, else 'fp32'.
+   */
+  precision?: Precision;
+  /** The model file, for messages. */
+  file?: string;
   /**
    * Told why the native backend could not be used when 'auto' falls back to the reference one;
    * without it, the reason goes to process.emitWarning (once per process).
@@ -34,10 +47,19 @@ let fallbackWarned = false;
  * addon loads (not built at install time, unusual platform: the reference backend takes over, ~100×
  * slower, and says so); 'native' insists on the addon, 'reference' never uses it.
  */
-export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { plan: Plan; backend: Backend } {
+export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { plan: Plan; backend: Backend; precision: Precision } {
+  const precision = options.precision ?? 'fp32';
   const plan = planModel(spec);
+  if (precision === 'int8') {
+    const qplan = planQuantized(spec, options.file);
+    return { plan, backend: asBackend(qplan, createReferenceInt8Backend(qplan), spec.normalization), precision };
+  }
+  return { plan, backend: createFp32Backend(plan, options), precision };
+}
+
+function createFp32Backend(plan: Plan, options: EngineOptions): Backend {
   const choice = options.backend ?? 'auto';
-  if (choice === 'reference') return { plan, backend: createReferenceBackend(plan) };
+  if (choice === 'reference') return createReferenceBackend(plan);
   const addon = loadAddon();
   if ('error' in addon) {
     const reason = `the native addon could not be loaded (${addon.error.message.split('\n')[0]})`;
@@ -49,7 +71,7 @@ export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { pl
       fallbackWarned = true;
       process.emitWarning(message, { code: 'MOBILENET_NATIVE_UNAVAILABLE' });
     }
-    return { plan, backend: createReferenceBackend(plan) };
+    return createReferenceBackend(plan);
   }
-  return { plan, backend: createNativeBackend(plan, options) };
+  return createNativeBackend(plan, options);
 }

@@ -165,7 +165,7 @@ function depthwisePart(
  */
 export function planQuantized(spec: ModelSpec, file?: string): QPlan {
   const quantization = spec.quantization;
-  if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'the model is not quantized', file);
+  if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'int8 needs a quantized model; this one has float weights (use fp32)', file);
   const plan: Plan = planModel(spec);
   const ops = new OpCursor(quantization.ops);
   let last: QuantizedOp | undefined;
