@@ -2,7 +2,7 @@
 import { createEngine, type Backend, type BackendChoice, type Plan, type Precision } from './engine/index.js';
 import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
-import { decodeResized, DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS } from './image/index.js';
+import { decodeResized, DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS, type ResizeMode } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModel } from './model/resolve.js';
@@ -73,6 +73,11 @@ export interface ClassifyOptions {
   crop?: 'none' | 'center';
   /** Images declaring more pixels are refused before decoding (default 100 million, at most 2^28). */
   maxPixels?: number;
+  /**
+   * 'default': our resizer (antialiased when shrinking, decoded already reduced: fast); 'tflite':
+   * TFLite's RESIZE_BILINEAR on the full-size image, for pixel-exact comparisons with TFLite.
+   */
+  resize?: ResizeMode;
 }
 
 /** The model was disposed: it runs nothing any more. */
@@ -90,10 +95,12 @@ const MAX_CONCURRENCY = 1024;
 /** Most threads a model may ask for (more than any machine this runs on has cores). */
 const MAX_THREADS = 256;
 const CROPS = ['none', 'center'] as const;
+const RESIZES = ['default', 'tflite'] as const;
 
 function checkClassifyOptions(options: ClassifyOptions | undefined): Required<ClassifyOptions> {
-  const { topK = 5, threshold = 0, crop = 'none', maxPixels = DEFAULT_MAX_PIXELS } = checkOptions('options', options);
+  const { topK = 5, threshold = 0, crop = 'none', maxPixels = DEFAULT_MAX_PIXELS, resize = 'default' } = checkOptions('options', options);
   return {
+    resize: checkChoice('resize', resize, RESIZES),
     topK: checkInteger('topK', topK, 1, Number.MAX_SAFE_INTEGER),
     threshold: checkNumber('threshold', threshold, 0, 1),
     crop: checkChoice('crop', crop, CROPS),
@@ -169,16 +176,16 @@ export class Classifier {
    * The network's input for an image: the normalised float tensor, or for an int8 model the
    * quantized tensor made from the resized pixels directly (no float image in between).
    */
-  async #input(image: ImageInput, options: Pick<ClassifyOptions, 'crop' | 'maxPixels'>): Promise<Float32Array | Int8Array> {
+  async #input(image: ImageInput, options: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>): Promise<Float32Array | Int8Array> {
     const backend = this.backend;
     if (!isQuantizedBackend(backend)) return this.prepare(image, options);
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
-    const { crop, maxPixels } = checkClassifyOptions(options);
+    const { crop, maxPixels, resize } = checkClassifyOptions(options);
     const { image: pixels } = await decodeResized(isNamedImage(image) ? await image.bytes : image, this.spec.resolution, crop, {
       name: isNamedImage(image) ? image.name : undefined,
       maxPixels,
-    });
+    }, resize);
     return backend.quantizePixels(pixels.data);
   }
 
@@ -190,16 +197,17 @@ export class Classifier {
   }
 
   /** The input tensor for an image (a path or encoded bytes): decoded, resized, normalised. */
-  async prepare(image: ImageInput, options?: Pick<ClassifyOptions, 'crop' | 'maxPixels'>): Promise<Float32Array> {
+  async prepare(image: ImageInput, options?: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
-    const { crop, maxPixels } = checkClassifyOptions(options);
+    const { crop, maxPixels, resize } = checkClassifyOptions(options);
     const { tensor } = await loadImageTensor(isNamedImage(image) ? await image.bytes : image, {
       name: isNamedImage(image) ? image.name : undefined,
       size: this.spec.resolution,
       crop,
       maxPixels,
       normalization: this.spec.normalization,
+      resize,
     });
     return tensor;
   }

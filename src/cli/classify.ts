@@ -17,6 +17,7 @@ interface ClassifyFlags {
   backend: BackendChoice;
   threads: number;
   crop: 'none' | 'center';
+  resize: 'default' | 'tflite';
   maxPixels: number;
 }
 
@@ -43,7 +44,7 @@ export function registerClassify(program: Command): void {
       try {
         // Decoding (sharp, on libuv's threads) of the next images overlaps inference of the current one.
         for await (const result of classifier.classifyAll(inputsOf(images, () => readImageStream(process.stdin, '-')), {
-          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, maxPixels: flags.maxPixels, concurrency: DECODE_AHEAD,
+          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, resize: flags.resize, maxPixels: flags.maxPixels, concurrency: DECODE_AHEAD,
         })) {
           const file = images[result.index]!;
           if ('error' in result) {

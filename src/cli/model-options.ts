@@ -45,9 +45,11 @@ export function addModelOptions(command: Command): Command {
       .choices(['auto', 'native', 'reference']).default('auto'));
 }
 
-/** --crop and --max-pixels. */
+/** --crop, --resize and --max-pixels. */
 export function addImageOptions(command: Command): Command {
   return command
     .addOption(new Option('--crop <mode>', "'center' keeps the central 87.5 % before resizing").choices(['none', 'center']).default('none'))
+    .addOption(new Option('--resize <mode>', "'tflite': TFLite's RESIZE_BILINEAR on the full-size image (pixel-exact with TFLite, slower)")
+      .choices(['default', 'tflite']).default('default'))
     .option('--max-pixels <n>', 'refuse images declaring more pixels than this (default 100 million)', integerUpTo(MAX_PIXELS), DEFAULT_MAX_PIXELS);
 }

@@ -5,7 +5,8 @@ import { decodeBudget } from './budget.js';
 import { bmpSize, decodeBmp, decodeBmpAsync, isBmp } from './bmp.js';
 import { ImageDecodeError, InputTooLargeError } from './errors.js';
 import { pixelLimitProblem, pixelLimitProblemUnknownSize, resolveMaxPixels } from './limits.js';
-import { centralCropBox, checkResizeArgs, resizeForModel, type CropMode } from './preprocess.js';
+import { centralCropBox, checkResizeArgs, cropRgb, resizeForModel, type CropMode } from './preprocess.js';
+import { resizeBilinearTflite } from './resize-tflite.js';
 import { readImageFile } from './read.js';
 import { resampleLinear } from './resample.js';
 import type { RgbImage } from './types.js';
@@ -22,6 +23,9 @@ export interface DecodeOptions {
    */
   maxPixels?: number;
 }
+
+/** How decodeResized resizes: our default, or TFLite's RESIZE_BILINEAR (see resize-tflite.ts). */
+export type ResizeMode = 'default' | 'tflite';
 
 function decodeOptions(nameOrOptions: string | DecodeOptions | undefined): { name: string | undefined; maxPixels: number } {
   const o = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : (nameOrOptions ?? {});
@@ -91,8 +95,10 @@ export async function decodeResized(
   size: number,
   crop: CropMode,
   nameOrOptions?: string | DecodeOptions,
+  resize: ResizeMode = 'default',
 ): Promise<ResizedImage> {
   checkResizeArgs(size, crop);
+  if (resize === 'tflite') return decodeResizedTflite(source, size, crop, nameOrOptions);
   const { name, maxPixels } = decodeOptions(nameOrOptions);
   const { bytes, label } = await readSource(source, name);
   if (isBmp(bytes)) {
@@ -103,6 +109,16 @@ export async function decodeResized(
     });
   }
   return decodeResizedWithSharp(bytes, label, size, crop, maxPixels);
+}
+
+/**
+ * The whole image decoded at full size (TFLite's resizer samples the original pixels), cropped, then
+ * resized by TFLite's RESIZE_BILINEAR. Slower than the default for large photos; for comparisons.
+ */
+async function decodeResizedTflite(source: string | Uint8Array, size: number, crop: CropMode, nameOrOptions?: string | DecodeOptions): Promise<ResizedImage> {
+  const img = await decodeImage(source, nameOrOptions);
+  const box = crop === 'center' ? centralCropBox(img.width, img.height) : { left: 0, top: 0, width: img.width, height: img.height };
+  return { image: resizeBilinearTflite(cropRgb(img, box), size, size), width: img.width, height: img.height };
 }
 
 async function readSource(source: string | Uint8Array, name: string | undefined): Promise<{ bytes: Uint8Array; label: string }> {

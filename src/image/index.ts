@@ -1,7 +1,7 @@
 // Images: decoding (sharp, plus our own BMP decoder) and preprocessing into a model input tensor.
 
 import type { Normalization } from '../model/spec.js';
-import { decodeResized } from './decode.js';
+import { decodeResized, type ResizeMode } from './decode.js';
 import { normalize, type CropMode } from './preprocess.js';
 
 export { decodeBmp, isBmp } from './bmp.js';
@@ -9,7 +9,7 @@ export type { DecodeBmpOptions } from './bmp.js';
 export { DECODE_BUDGET_PIXELS, decodeBudget, PixelBudget } from './budget.js';
 export type { PixelBudgetStats } from './budget.js';
 export { decodeImage, decodeResized } from './decode.js';
-export type { DecodeOptions, ResizedImage } from './decode.js';
+export type { DecodeOptions, ResizedImage, ResizeMode } from './decode.js';
 export { ImageDecodeError, InputTooLargeError } from './errors.js';
 export { DEFAULT_MAX_PIXELS, MAX_FILE_BYTES } from './limits.js';
 export { readImageStream } from './read.js';
@@ -31,6 +31,8 @@ export interface LoadImageTensorOptions {
    * (100 million), at most MAX_PIXELS (2^28). Larger images are an ImageDecodeError, before any decoding.
    */
   maxPixels?: number;
+  /** 'default', or 'tflite': TFLite's RESIZE_BILINEAR, for pixel-exact comparisons with TFLite. */
+  resize?: ResizeMode;
 }
 
 export interface ImageTensor {
@@ -52,6 +54,6 @@ export async function loadImageTensor(source: string | Uint8Array, options: Load
   const { image, width, height } = await decodeResized(source, options.size, options.crop ?? 'none', {
     name: options.name,
     maxPixels: options.maxPixels,
-  });
+  }, options.resize);
   return { tensor: normalize(image, options.normalization), width, height };
 }

@@ -45,7 +45,7 @@ export function checkResizeArgs(size: number, crop: CropMode): void {
 }
 
 /** The pixels of `box` out of `img` (the image itself when the box is all of it). */
-function cropRgb(img: RgbImage, box: CropBox): RgbImage {
+export function cropRgb(img: RgbImage, box: CropBox): RgbImage {
   if (box.left === 0 && box.top === 0 && box.width === img.width && box.height === img.height) return img;
   const data = new Uint8Array(box.width * box.height * 3);
   for (let y = 0; y < box.height; y++) {

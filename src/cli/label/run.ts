@@ -22,6 +22,7 @@ export interface LabelFlags {
   topK: number;
   threshold: number;
   crop: 'none' | 'center';
+  resize: 'default' | 'tflite';
   backend: BackendChoice;
   threads: number;
   concurrency?: number;
@@ -158,6 +159,7 @@ async function run(
       topK: flags.topK,
       threshold: flags.threshold,
       crop: flags.crop,
+      resize: flags.resize,
       maxPixels: flags.maxPixels,
       concurrency: flags.concurrency ?? defaultConcurrency(flags.threads),
       ordered: !flags.unordered,
