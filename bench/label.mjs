@@ -265,16 +265,25 @@ async function main() {
       return;
     }
 
-    const oursRuns = [];
-    const peerRuns = [];
+    // Ours in its default precision (int8 for this quantized model) and in fp32 (the same float
+    // network as the peer's), and the peer, rotating the order every round.
+    const engines = [
+      { key: 'ours', run: () => ours(list, tuning) },
+      { key: 'oursFp32', run: () => ours(list, [...tuning, '--precision', 'fp32']) },
+      { key: 'peer', run: () => thePeer() },
+    ];
+    const runs = { ours: [], oursFp32: [], peer: [] };
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
-      for (const who of order) {
-        const r = who === 'ours' ? await ours(list, tuning) : await thePeer();
-        (who === 'ours' ? oursRuns : peerRuns).push(r);
-        log(`bench: round ${round + 1} ${who}: ${(count / r.seconds).toFixed(1)} img/s, ${r.seconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
+      for (let k = 0; k < engines.length; k++) {
+        const { key, run } = engines[(round + k) % engines.length];
+        const r = await run();
+        runs[key].push(r);
+        log(`bench: round ${round + 1} ${key}: ${(count / r.seconds).toFixed(1)} img/s, ${r.seconds.toFixed(2)} s, peak RSS ${r.rssMiB.toFixed(0)} MiB`);
       }
     }
+    // The last run of ours wrote oursOut in fp32; the default precision's records are compared below.
+    await ours(list, tuning);
+    const { ours: oursRuns, oursFp32: fp32Runs, peer: peerRuns } = runs;
     // Same network: top-1 must agree on nearly every photo (resize details differ slightly).
     const a = readRecords(oursOut);
     const b = readRecords(peerOut);
@@ -295,6 +304,7 @@ async function main() {
     }
 
     const oursRate = median(oursRuns.map((r) => count / r.seconds));
+    const fp32Rate = median(fp32Runs.map((r) => count / r.seconds));
     const peerRate = median(peerRuns.map((r) => count / r.seconds));
     const result = {
       env: {
@@ -308,11 +318,16 @@ async function main() {
         imagesPerSecond: oursRate, best: Math.max(...oursRuns.map((r) => count / r.seconds)), rounds: oursRuns.map((r) => count / r.seconds),
         peakRssMiB: Math.max(...oursRuns.map((r) => r.rssMiB)), settings: tuning.join(' ') || 'defaults',
       },
+      oursFp32: {
+        imagesPerSecond: fp32Rate, best: Math.max(...fp32Runs.map((r) => count / r.seconds)), rounds: fp32Runs.map((r) => count / r.seconds),
+        peakRssMiB: Math.max(...fp32Runs.map((r) => r.rssMiB)), settings: [...tuning, '--precision', 'fp32'].join(' '),
+      },
       peer: {
         imagesPerSecond: peerRate, best: Math.max(...peerRuns.map((r) => count / r.seconds)), rounds: peerRuns.map((r) => count / r.seconds),
         peakRssMiB: Math.max(...peerRuns.map((r) => r.rssMiB)), settings: `ORT threads ${PEER_DEFAULTS.threads}, window ${PEER_DEFAULTS.concurrency}`,
       },
       ratio: oursRate / peerRate,
+      fp32Ratio: fp32Rate / peerRate,
       top1Agreement: agree / count,
       scale: scaleRuns,
     };
@@ -329,9 +344,11 @@ async function main() {
     const all = (r) => r.rounds.map((x) => x.toFixed(0)).join(', ');
     console.log('| engine | settings | img/s (median) | best round | all rounds | peak RSS (MiB) |');
     console.log('|---|---|---:|---:|---|---:|');
-    console.log(`| mobilenet label | ${result.ours.settings} | ${f1(oursRate)} | ${f1(result.ours.best)} | ${all(result.ours)} | ${f1(result.ours.peakRssMiB)} |`);
-    console.log(`| peer: sharp + onnxruntime-node | ${result.peer.settings} | ${f1(peerRate)} | ${f1(result.peer.best)} | ${all(result.peer)} | ${f1(result.peer.peakRssMiB)} |`);
+    console.log(`| mobilenet label (default: int8) | ${result.ours.settings} | ${f1(oursRate)} | ${f1(result.ours.best)} | ${all(result.ours)} | ${f1(result.ours.peakRssMiB)} |`);
+    console.log(`| mobilenet label --precision fp32 | ${result.oursFp32.settings} | ${f1(fp32Rate)} | ${f1(result.oursFp32.best)} | ${all(result.oursFp32)} | ${f1(result.oursFp32.peakRssMiB)} |`);
+    console.log(`| peer: sharp + onnxruntime-node (fp32) | ${result.peer.settings} | ${f1(peerRate)} | ${f1(result.peer.best)} | ${all(result.peer)} | ${f1(result.peer.peakRssMiB)} |`);
     console.log(`| **ours / peer** | | **${result.ratio.toFixed(2)}×** | ${(result.ours.best / result.peer.best).toFixed(2)}× | | ${(result.ours.peakRssMiB / result.peer.peakRssMiB).toFixed(2)}× |`);
+    console.log(`| ours fp32 / peer | | ${result.fp32Ratio.toFixed(2)}× | ${(result.oursFp32.best / result.peer.best).toFixed(2)}× | | ${(result.oursFp32.peakRssMiB / result.peer.peakRssMiB).toFixed(2)}× |`);
     if (scaleRuns) {
       console.log('');
       console.log(`Peak RSS of mobilenet label: ${f1(result.ours.peakRssMiB)} MiB over ${count} inputs, ${f1(scaleRuns.rssMiB)} MiB over ${scaleRuns.inputs} `
