@@ -5,8 +5,11 @@ import { availableParallelism } from 'node:os';
 import { MAX_ALPHA, MAX_PARAMETERS, MAX_RESOLUTION } from '../model/limits.js';
 import type { Arch, ModelSpec } from '../model/spec.js';
 import { downloadProgress } from './download-progress.js';
-import { integerUpTo, numberUpTo, positiveInteger } from './options.js';
+import { integerUpTo, numberUpTo } from './options.js';
 import { fail, warnOnce } from './process.js';
+
+/** Most threads the engine may be started with (loadModel's limit too). */
+const MAX_THREADS = 256;
 
 interface InspectFlags {
   arch: Arch;
@@ -30,7 +33,7 @@ export function registerInspect(program: Command): void {
     .addOption(tableOption('--classes <n>', 'classes of the classifier (the papers count 1000)')
       .argParser(integerUpTo(MAX_PARAMETERS)).default(1000))
     .option('-m, --model <name|file>', 'inspect a model (name or alias, downloaded on first use, or a .tflite file) instead of the tables')
-    .option('--threads <n>', 'CPU threads of the engine whose activation memory is reported', positiveInteger, availableParallelism())
+    .option('--threads <n>', 'CPU threads of the engine whose activation memory is reported', integerUpTo(MAX_THREADS), Math.min(availableParallelism(), MAX_THREADS))
     .option('--json', 'print the inspection as JSON')
     .action(async (flags: InspectFlags) => {
       // The library is loaded only when the command runs (--help stays fast).
