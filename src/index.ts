@@ -8,6 +8,8 @@ export { ModelFormatError } from './tflite/errors.js';
 export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';
 export { architectureShapes } from './model/architecture.js';
+export { inspectModel } from './inspect/index.js';
+export type { EngineMemory, InspectedLayer, Inspection, InspectOptions } from './inspect/index.js';
 export { CATALOG, DEFAULT_MODEL, findModel } from './model/catalog.js';
 export type { CatalogEntry, Precision } from './model/catalog.js';
 export { modelsFolder } from './model/cache.js';

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerClassify } from './classify.js';
+import { registerInspect } from './inspect.js';
 import { registerLabel } from './label.js';
 import { registerModels } from './models.js';
 import { fail, handleStdoutErrors } from './process.js';
@@ -20,5 +21,6 @@ registerClassify(program);
 registerLabel(program);
 registerBench(program);
 registerModels(program);
+registerInspect(program);
 
 program.parseAsync(process.argv).catch(fail);
