@@ -11,6 +11,7 @@ import { encodedWeights, type Arch, type Layer } from '../src/model/spec.js';
 import { parseTflite } from '../src/tflite/index.js';
 import { readModel } from '../src/tflite/schema.js';
 import { runMobilenet } from './helpers/child.js';
+import { planQuantized } from '../src/engine/int8/planner.js';
 import { MODELS_DIR, modelPath, requireShared, SHARED_MODELS } from './helpers/shared.js';
 
 const haveShared = requireShared();
@@ -163,7 +164,7 @@ describe('activation memory', () => {
     // Layer 2's depthwise reads 112×112×96 and writes 56×56×96.
     expect(memory.layerByLayer).toEqual({ fp32: (112 * 112 * 96 + 56 * 56 * 96) * 4, int8: 112 * 112 * 96 + 56 * 56 * 96, peakLayer: 2 });
     // Block 1 reads 112×112×32 and writes 112×112×16: planModel's arena.
-    expect(memory.fusedPlan).toEqual({ fp32: 112 * 112 * 48 * 4, int8: 112 * 112 * 48, int8Estimated: true, peakStep: 1 });
+    expect(memory.fusedPlan).toEqual({ fp32: 112 * 112 * 48 * 4, int8: 112 * 112 * 48, peakStep: 1 });
     // A residual block keeps its input through the depthwise: 56²·24 + 56²·144 expanded + 56²·144 filtered.
     expect(layers[3].activationBytes.layerByLayer).toBe(56 * 56 * (24 + 144 + 144) * 4);
     expect(layers[3].activationBytes.fusedPlan).toBe(56 * 56 * (24 + 24) * 4);
@@ -230,6 +231,8 @@ describe.skipIf(!haveShared)('the shared models', () => {
       expect(inspection.memory).toEqual(tables.memory);
       // Counted from the tensors' lengths: not one weight was decoded.
       for (const part of spec.layers.flatMap(partsOf)) expect(encodedWeights(part, 'weights')).toBeDefined();
+      // The int8 column is the arena of the model's real integer plan.
+      expect(inspection.memory.fusedPlan.int8).toBe(planQuantized(spec).arenaBytes);
     });
   }
 });
@@ -278,7 +281,7 @@ describe.skipIf(!haveShared)('mobilenet inspect (child process)', () => {
     expect(rows[3]).toMatch(/^ +2 {2}bottleneck +112×112×16 → 56×56×24 +2 +6 +4,920 +29\.20 +5,880\.0 +1,078\.0$/);
     expect(result.stdout).toMatch(/network with standard convolutions: 1,224\.97 M mult-adds \(4\.1×\), 11,122,056 parameters \(3\.2×\)/);
     expect(result.stdout).toMatch(/layer by layer \(peak at layer 2\) +5\.74 MiB +1\.44 MiB/);
-    expect(result.stdout).toMatch(/fused plan: our engine's arena \(peak at step 1\) +2\.30 MiB +0\.57 MiB \(estimated/);
+    expect(result.stdout).toMatch(/fused plan: our engine's arena \(peak at step 1\) +2\.30 MiB +0\.57 MiB/);
     expect(result.stdout).toMatch(/engine: (native|reference) \(\w+\), 1 thread, arena \+ kernel scratch +\d+\.\d\d MiB/);
     expect(result.stdout).toMatch(/^Parameters: weights \+ biases/m);
   }, 30_000);

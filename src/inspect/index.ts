@@ -43,8 +43,8 @@ export interface Inspection {
   };
   memory: {
     layerByLayer: { fp32: number; int8: number; peakLayer: number };
-    /** int8 is estimated from the fp32 plan (1 byte an element) until the int8 planner exists. */
-    fusedPlan: { fp32: number; int8: number; int8Estimated: boolean; peakStep: number };
+    /** int8: the QPlan's arena (the same fused schedule, 1 byte an element). */
+    fusedPlan: { fp32: number; int8: number; peakStep: number };
     engine: EngineMemory | null;
   };
 }
@@ -112,7 +112,6 @@ export function inspectModel(spec: ModelSpec, options: InspectOptions): Inspecti
       fusedPlan: {
         fp32: plan.arenaSize * FP32_BYTES,
         int8: int8ArenaBytes(plan),
-        int8Estimated: true,
         peakStep: fused.step[planPeak],
       },
       engine: options.engine ?? null,

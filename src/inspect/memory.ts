@@ -59,9 +59,8 @@ export function fusedElements(layers: readonly Layer[], costs: readonly LayerCos
 }
 
 /**
- * Bytes of the int8 arena for the same fused schedule: every element one byte. Estimated from the
- * fp32 plan (its arenaSize counts elements) until the int8 planner (src/engine/int8/plan.ts) exists;
- * then this takes the real QPlan and returns its arenaBytes.
+ * Bytes of the int8 arena: the int8 planner (src/engine/int8/planner.ts) lays a QPlan out on this same
+ * fused schedule with one byte per element, so its arenaBytes is the fp32 plan's element count.
  */
 export function int8ArenaBytes(plan: Plan): number {
   return plan.arenaSize * INT8_BYTES;

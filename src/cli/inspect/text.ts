@@ -60,8 +60,7 @@ function memoryTable(inspection: Inspection): string[] {
   const rows = [
     ['', 'fp32', 'int8'],
     [`layer by layer (peak at layer ${layerByLayer.peakLayer})`, mib(layerByLayer.fp32), mib(layerByLayer.int8)],
-    [`fused plan: our engine's arena (peak at step ${fusedPlan.peakStep})`, mib(fusedPlan.fp32),
-      `${mib(fusedPlan.int8)}${fusedPlan.int8Estimated ? ' (estimated: 1 byte an element)' : ''}`],
+    [`fused plan: our engine's arena (peak at step ${fusedPlan.peakStep})`, mib(fusedPlan.fp32), mib(fusedPlan.int8)],
   ];
   if (engine) {
     const threads = `${engine.threads} thread${engine.threads === 1 ? '' : 's'}`;
