@@ -44,7 +44,7 @@ export function registerInspect(program: Command): void {
       const { spec, source } = flags.model ? await readModel(flags.model).catch(fail) : await tableModel(flags);
       let engine: ReturnType<typeof createEngine>;
       try {
-        engine = createEngine(spec, { threads: flags.threads, onFallback: warnOnce });
+        engine = createEngine(spec, { threads: flags.threads, precision: 'fp32', onFallback: warnOnce });
       } catch (error) {
         fail(error instanceof PlanError && flags.model ? new PlanError(error.message, source) : error);
       }
