@@ -19,7 +19,7 @@ export function warnOnce(message: string): void {
  */
 const USER_ERROR_CODES = new Set([
   'MODEL_NOT_FOUND', 'MODEL_DOWNLOAD_FAILED', 'MODEL_FORMAT', 'MODEL_UNSUPPORTED', 'LABELS_INVALID',
-  'IMAGE_DECODE', 'INPUT_TOO_LARGE', 'NATIVE_UNAVAILABLE',
+  'IMAGE_DECODE', 'INPUT_TOO_LARGE', 'NATIVE_UNAVAILABLE', 'MODEL_HAS_NO_CLASSIFIER',
 ]);
 
 function isUserError(error: unknown): boolean {

@@ -3,6 +3,7 @@
 import type { Normalization } from '../model/spec.js';
 import { decodeResized } from './decode.js';
 import { normalize, type CropMode } from './preprocess.js';
+import { isRawImage, resizeRawImage, type RawImage } from './raw.js';
 
 export { decodeBmp, isBmp } from './bmp.js';
 export type { DecodeBmpOptions } from './bmp.js';
@@ -13,6 +14,8 @@ export type { DecodeOptions, ResizedImage } from './decode.js';
 export { ImageDecodeError, InputTooLargeError } from './errors.js';
 export { DEFAULT_MAX_PIXELS, MAX_FILE_BYTES } from './limits.js';
 export { readImageStream } from './read.js';
+export { checkRawImage, isRawImage, RAW_IMAGE_NAME, resizeRawImage } from './raw.js';
+export type { RawImage } from './raw.js';
 export { CENTRAL_FRACTION, centralCropBox, normalize, resizeForModel } from './preprocess.js';
 export type { CropBox, CropMode } from './preprocess.js';
 export { MAX_PIXELS } from './types.js';
@@ -46,9 +49,14 @@ export interface ImageTensor {
  * and resizing are one pass (see `decodeResized`): a large JPEG is never decoded at full size. Limits as
  * `decodeResized`: a path must be a regular file of at most MAX_FILE_BYTES, the image at most `maxPixels`,
  * and the decode waits for its pixels in the shared `decodeBudget`. (For stdin: `readImageStream`, then
- * pass the bytes with `name: '<stdin>'`.)
+ * pass the bytes with `name: '<stdin>'`.) Raw pixels (RawImage) are checked (see checkRawImage), then
+ * cropped and resized the same way.
  */
-export async function loadImageTensor(source: string | Uint8Array, options: LoadImageTensorOptions): Promise<ImageTensor> {
+export async function loadImageTensor(source: string | Uint8Array | RawImage, options: LoadImageTensorOptions): Promise<ImageTensor> {
+  if (isRawImage(source)) {
+    const image = await resizeRawImage(source, options.size, options.crop ?? 'none', options.maxPixels);
+    return { tensor: normalize(image, options.normalization), width: source.width, height: source.height };
+  }
   const { image, width, height } = await decodeResized(source, options.size, options.crop ?? 'none', {
     name: options.name,
     maxPixels: options.maxPixels,
