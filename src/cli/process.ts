@@ -26,6 +26,12 @@ function isUserError(error: unknown): boolean {
   return error instanceof CommanderError || USER_ERROR_CODES.has((error as { code?: unknown } | null)?.code as string);
 }
 
+/** A usage or set-up problem found by a command: one line, exit 2. */
+export function usage(message: string): never {
+  process.stderr.write(`mobilenet: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
 /**
  * Ends the command with a one-line error: status 2 for a usage, model or set-up problem, status 3
  * (with the stack) for anything else, which is a bug of ours.
