@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, NoClassifierError, type Classifier, type EmbedResult } from '../src/index.js';
-import { planModel } from '../src/engine/index.js';
+import { createEngine, planModel } from '../src/engine/index.js';
+import { createNativeBackend } from '../src/engine/native.js';
+import { createRandomModel } from '../src/model/random-model.js';
 import { runPlan } from '../src/engine/reference/run.js';
 import type { FullyConnectedLayer } from '../src/model/spec.js';
 import { parseTflite } from '../src/tflite/index.js';
@@ -135,6 +137,36 @@ describe.skipIf(!run)('embeddings of the shared models', () => {
       await expect(model.embed(imagePath('owl.jpg'), { crop: 'middle' as never })).rejects.toThrow(/crop/);
     });
   }, 60_000);
+});
+
+describe('a prefix of the plan', () => {
+  it.each(['native', 'reference'] as const)('the %s backend runs the first k steps and returns step k\'s output, for every k', async (backend) => {
+    const spec = createRandomModel({ arch: 'v2', alpha: 0.35, resolution: 48, seed: 9 });
+    const { plan, backend: engine } = createEngine(spec, { backend, threads: 2 });
+    try {
+      const input = Float32Array.from({ length: 48 * 48 * 3 }, (_, i) => Math.sin(i * 0.37));
+      for (let k = 1; k <= plan.steps.length; k++) {
+        const want = runPlan(plan, input, k); // the reference: the arena after k steps
+        const got = await engine.run(input, k);
+        expect(got.length, `k=${k}`).toBe(want.length);
+        const scale = Math.max(1e-3, ...want.map(Math.abs));
+        expect(maxDiff(got, want) / scale, `k=${k} (${plan.steps[k - 1]!.op})`).toBeLessThan(1e-4);
+      }
+      expect(Array.from(await engine.run(input))).toEqual(Array.from(await engine.run(input, plan.steps.length)));
+      for (const bad of [0, plan.steps.length + 1, 1.5, NaN]) {
+        await expect(engine.run(input, bad)).rejects.toThrow(RangeError);
+      }
+    } finally {
+      engine.dispose();
+    }
+  }, 60_000);
+
+  it('the addon refuses a plan whose output is not its last step\'s (a full run returns the last step\'s output)', () => {
+    const plan = planModel(createRandomModel({ arch: 'v1', alpha: 0.25, resolution: 32, seed: 2 }));
+    createNativeBackend(plan, {}).dispose();
+    const moved = { ...plan, output: plan.steps[plan.steps.length - 2]!.output, outputSize: 1 };
+    expect(() => createNativeBackend(moved, {})).toThrow(/output\/outputSize must be the last step's output tensor/);
+  });
 });
 
 describe('models without classifier', () => {

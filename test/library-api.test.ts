@@ -63,7 +63,7 @@ describe.skipIf(!run)('the README example', () => {
     symlinkSync(modelPath('mobilenet_v2_1.0_224_quant'), join(home, 'mobilenet_v2_1.0_224_quant.tflite'));
     writeFileSync(join(project, 'example.mjs'), code);
 
-    const env = { ...process.env, MOBILENET_HOME: home, MOBILENET_OFFLINE: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, MOBILENET_HOME: home, MOBILENET_OFFLINE: '1' };
     delete env.MOBILENET_MODELS_URL;
     const result = spawnSync(process.execPath, ['example.mjs'], { cwd: project, env, encoding: 'utf8', timeout: 60_000 });
     expect(result.stderr).toBe('');
