@@ -11,6 +11,8 @@ import { BIN, startMobilenet, runMobilenet, type ChildOptions } from './helpers/
 import { copies, ourLines, SMALL_MODEL, writeText } from './helpers/label-run.js';
 import { imagePath, MODELS_DIR, requireShared } from './helpers/shared.js';
 import { buildSyntheticMobilenet } from './helpers/tflite-mobilenet.js';
+import { float32Text } from '../src/cli/embed/jsonl.js';
+import { npyHeader } from '../src/cli/embed/npy.js';
 
 const run = requireShared();
 const dir = mkdtempSync(join(tmpdir(), 'mobilenet-embed-cli-'));
@@ -163,6 +165,29 @@ describe.skipIf(!run)('mobilenet embed', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path)).toEqual([inputs[2], inputs[0]]);
   }, 60_000);
+});
+
+describe('the two formats, piece by piece', () => {
+  it('jsonl numbers read back as the same float32, in at most 9 significant digits', () => {
+    const values = Float32Array.from({ length: 20_000 }, (_, i) => Math.sin(i * 12.9898) * 10 ** ((i % 24) - 12));
+    values.set([0, 1, 0.5, 6, Math.fround(0.1), 1e-45, 3.4028234663852886e38]);
+    for (const value of values) {
+      const text = float32Text(value);
+      expect(Math.fround(Number(text)), text).toBe(value);
+      const significant = text.replace(/e.*$/, '').replace(/[-.]/g, '').replace(/^0+/, '').replace(/0+$/, '');
+      expect(significant.length, text).toBeLessThanOrEqual(9);
+    }
+    expect([0, 0.5, Math.fround(0.1)].map(float32Text)).toEqual(['0', '0.5', '0.1']);
+    expect([NaN, Infinity].map(float32Text)).toEqual(['null', 'null']);
+  });
+
+  it('the npy header is 128 bytes for any count, so it can be rewritten in place', () => {
+    for (const [rows, columns] of [[0, 1280], [1, 256], [2 ** 53 - 1, 4096]]) {
+      const header = npyHeader(rows!, columns!);
+      expect(header.length).toBe(128);
+      expect(parseNpy(header)).toMatchObject({ rows, columns, headerBytes: 128 });
+    }
+  });
 });
 
 describe.skipIf(!run)('a model without classifier on the command line', () => {
