@@ -60,7 +60,7 @@ export type EmbedResult =
 
 /** How classifyAll and embedAll run through their inputs. */
 export interface BatchOptions {
-  /** Images decoded or classified at once (default 4): decoding runs on libuv's threads meanwhile. */
+  /** Images decoded or run at once (default 4): decoding runs on libuv's threads meanwhile. */
   concurrency?: number;
   /** Yield in input order (default true), or as each image finishes. */
   ordered?: boolean;
@@ -129,7 +129,7 @@ function checkClassifyOptions(options: ClassifyOptions | undefined): Required<Cl
 
 function checkEmbedOptions(options: EmbedOptions | undefined): Required<EmbedOptions> {
   const { crop = 'none', maxPixels = DEFAULT_MAX_PIXELS, normalize = false } = checkOptions('options', options);
-  if (typeof normalize !== 'boolean') throw new RangeError(`normalize must be true or false, got ${describe(normalize)}`);
+  if (typeof normalize !== 'boolean') throw new TypeError(`normalize must be true or false, got ${describe(normalize)}`);
   return { crop: checkChoice('crop', crop, CROPS), maxPixels: checkInteger('maxPixels', maxPixels, 1, MAX_PIXELS), normalize };
 }
 

@@ -57,8 +57,11 @@ function jsonlSink(records: RecordSink): EmbeddingSink {
   };
 }
 
-/** Rows of the .npy (a NaN row for a failed input) and, with --index, the path of each row. */
-function npySink(flags: EmbedFlags, columns: number): EmbeddingSink {
+/**
+ * Rows of the .npy (a NaN row for a failed input, told to `complain`) and, with --index, the path of
+ * each row.
+ */
+function npySink(flags: EmbedFlags, columns: number, complain: (line: string) => void): EmbeddingSink {
   const rows = flags.output ? openNpyFile(flags.output, columns) : npyToStream(process.stdout, columns);
   const failedRow = new Float32Array(columns).fill(NaN);
   let index: RecordSink | undefined;
@@ -71,7 +74,7 @@ function npySink(flags: EmbedFlags, columns: number): EmbeddingSink {
   return {
     async write(row, path, outcome) {
       await rows.write(outcome instanceof Float32Array ? outcome : failedRow);
-      if (!(outcome instanceof Float32Array)) process.stderr.write(`mobilenet: ${path}: ${outcome.error} (row ${row} is NaN)\n`);
+      if (!(outcome instanceof Float32Array)) complain(`${path}: ${outcome.error} (row ${row} is NaN)`);
       await index?.write(`${JSON.stringify(outcome instanceof Float32Array ? { row, path } : { row, path, error: outcome.error })}\n`);
     },
     async close() {
@@ -119,10 +122,15 @@ async function run(
   interrupted: () => NodeJS.Signals | undefined,
   screen: { beforeLine: () => void },
 ): Promise<void> {
+  // A failed npy row is said on stderr even with --quiet: nothing else in the output says it.
+  const complain = (line: string) => {
+    screen.beforeLine();
+    process.stderr.write(`mobilenet: ${line}\n`);
+  };
   let sink: EmbeddingSink;
   try {
     sink = format === 'npy'
-      ? npySink(flags, classifier.embeddingSize)
+      ? npySink(flags, classifier.embeddingSize, complain)
       : jsonlSink(flags.output ? openFileSink(flags.output) : streamSink(process.stdout));
   } catch (error) {
     usage((error as Error).message);
@@ -151,7 +159,6 @@ async function run(
       const path = result.input as string;
       if ('error' in result) {
         failed = true;
-        screen.beforeLine();
         await sink.write(result.index, path, { error: folderErrors.get(path) ?? inputProblem(result.error) });
         folderErrors.delete(path);
       } else {
