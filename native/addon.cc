@@ -1,4 +1,4 @@
-// Thin N-API binding: supportedIsas(), class Model { run(), profile(), dispose(), isa, threads,
+// Thin N-API binding: supportedIsas(), class Model { run(input[, steps]), profile(), dispose(), isa, threads,
 // arenaBytes, scratchBytes }. All heavy lifting is in model.cc / ops/. Generic code (no ISA flags).
 //
 // Inference runs on the model's own executor thread (a FIFO of jobs), never in libuv's pool: queued
@@ -10,6 +10,7 @@
 // while ..."); NODE_ADDON_API_CPP_EXCEPTIONS_ALL (CMakeLists.txt) is the backstop.
 #include <napi.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -52,6 +53,7 @@ struct Job {
   std::vector<float> input;
   std::vector<float> output;
   std::vector<double> millis;  // profile: the milliseconds of each step
+  size_t steps = 0;            // run the first `steps` steps (all for a profile)
   bool profile = false;
   napi_deferred deferred = nullptr;  // settled on the JS thread
   std::string error;                 // non-empty: the run failed
@@ -163,9 +165,10 @@ class Executor {
 
   void Execute(Job& job) {
     try {
-      job.output.resize(model_->outputSize());
-      if (job.profile) job.millis.resize(model_->stepCount());
-      model_->run(job.input.data(), job.output.data(), job.profile ? job.millis.data() : nullptr);
+      job.output.resize(model_->stepOutputSize(job.steps - 1));
+      if (job.profile) job.millis.resize(job.steps);
+      model_->run(job.input.data(), job.output.data(), job.profile ? job.millis.data() : nullptr,
+                  job.steps);
     } catch (const std::bad_alloc&) {
       job.error = "mobilenet native: out of memory while running inference";
     } catch (const std::exception& e) {
@@ -283,6 +286,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     arenaBytes_ = model->arenaBytes();
     scratchBytes_ = model->scratchBytes();
     inputSize_ = model->inputSize();
+    stepCount_ = model->stepCount();
     executor_ = Executor::Start(env, std::move(model));
   }
 
@@ -306,8 +310,18 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       throw Napi::TypeError::New(env, "run(input): input has " +
                                           std::to_string(in.ElementLength()) +
                                           " floats, expected " + std::to_string(inputSize_));
+    // run(input, steps): only the first `steps` steps, resolving to the last one's output.
+    size_t steps = stepCount_;
+    if (!profile && info.Length() >= 2 && !info[1].IsUndefined()) {
+      const double d = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1.0;
+      if (!(d >= 1 && d <= static_cast<double>(stepCount_)) || std::floor(d) != d)
+        throw Napi::RangeError::New(env, "run(input, steps): steps must be an integer from 1 to " +
+                                             std::to_string(stepCount_));
+      steps = static_cast<size_t>(d);
+    }
     std::unique_ptr<Job> job(new Job());
     job->input.assign(in.Data(), in.Data() + inputSize_);
+    job->steps = steps;
     job->profile = profile;
     return executor_->Submit(env, std::move(job));
   }
@@ -335,7 +349,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<Executor> executor_;
   bool disposed_ = false;
   std::string isa_;
-  size_t threads_ = 1, arenaBytes_ = 0, scratchBytes_ = 0, inputSize_ = 0;
+  size_t threads_ = 1, arenaBytes_ = 0, scratchBytes_ = 0, inputSize_ = 0, stepCount_ = 0;
 };
 
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {

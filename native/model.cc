@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -279,6 +280,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   const uint32_t n = steps.Length();
   if (n == 0) top.fail("'steps' is empty");
   steps_.resize(n);
+  stepOutputSizes_.resize(n);
 
   const size_t nr = kernels->gemm_nr, cb = kernels->dw_cb;
   size_t maxScratch = 0, maxZero = 0, maxShared = 0;
@@ -461,6 +463,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       }
       check_range(r, s.input, inSize, arenaSize, "input");
       check_range(r, s.output, outSize, arenaSize, "output");
+      stepOutputSizes_[i] = outSize;
       if (s.input < s.output + outSize && s.output < s.input + inSize)
         r.fail("output overlaps input");
       const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);
@@ -474,6 +477,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
                     weightFloats * sizeof(float));
     }
   }
+
+  if (output_ != steps_.back().output || outputSize_ != stepOutputSizes_.back())
+    top.fail("output/outputSize must be the last step's output tensor");
 
   size_t blockFloats0 = 0;
   try {
@@ -535,14 +541,15 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   pack_weights(*pool_, jobs, nr, cb, packTmp.data());
 }
 
-void Model::run(const float* input, float* output, double* stepMillis) {
+void Model::run(const float* input, float* output, double* stepMillis, size_t steps) {
+  if (steps == 0 || steps > steps_.size()) throw std::invalid_argument("step count out of range");
   // Workers stay hot (spin, never park) between the steps of this inference and go back to
   // their idle policy after it (thread_pool.h); parked ones are woken now, while the input is copied.
   const ThreadPool::Run hot(*pool_);
   float* arena = arena_.data();
   std::memcpy(arena + input_, input, inputSize() * sizeof(float));
   const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), scratch_.data()};
-  for (size_t i = 0; i < steps_.size(); ++i) {
+  for (size_t i = 0; i < steps; ++i) {
     const StepDesc& s = steps_[i];
     const auto start = std::chrono::steady_clock::now();
     switch (s.op) {
@@ -573,7 +580,8 @@ void Model::run(const float* input, float* output, double* stepMillis) {
       stepMillis[i] = took.count();
     }
   }
-  std::memcpy(output, arena + output_, outputSize_ * sizeof(float));
+  const StepDesc& last = steps_[steps - 1];
+  std::memcpy(output, arena + last.output, stepOutputSizes_[steps - 1] * sizeof(float));
 }
 
 }  // namespace mn

@@ -1,6 +1,7 @@
 // A compiled plan: repacked weights, the activation arena, per-thread scratch and the thread pool,
-// all allocated once at construction. run() executes the whole plan; one run at a time (the arena
-// and scratch are shared state): the addon runs them all on the model's executor thread.
+// all allocated once at construction. run() executes the plan, or its first steps (an embedding is
+// the output of the global pool, before the classifier); one run at a time (the arena and scratch
+// are shared state): the addon runs them all on the model's executor thread.
 #pragma once
 
 #include <cstddef>
@@ -26,11 +27,13 @@ class Model {
   // none is left running then).
   Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads);
 
-  // input: inputSize() floats; output: outputSize() floats. Not reentrant: one call at a time.
-  // stepMillis, when given, receives the wall time of each step (stepCount() values).
-  void run(const float* input, float* output, double* stepMillis = nullptr);
+  // Runs steps [0, steps) (1 <= steps <= stepCount()) and copies the last one's output.
+  // input: inputSize() floats; output: stepOutputSize(steps - 1) floats. Not reentrant: one call at
+  // a time. stepMillis, when given, receives the wall time of each step run (`steps` values).
+  void run(const float* input, float* output, double* stepMillis, size_t steps);
 
   size_t stepCount() const { return steps_.size(); }
+  size_t stepOutputSize(size_t step) const { return stepOutputSizes_[step]; }
   size_t inputSize() const { return inputH_ * inputW_ * inputC_; }
   size_t outputSize() const { return outputSize_; }
   size_t arenaBytes() const { return arena_.size() * sizeof(float); }
@@ -43,6 +46,7 @@ class Model {
   size_t inputH_ = 0, inputW_ = 0, inputC_ = 0, input_ = 0, output_ = 0, outputSize_ = 0;
   AlignedBuffer weights_;  // every step's packed weights (the steps' w0/w1/w2/bias view it)
   std::vector<StepDesc> steps_;
+  std::vector<size_t> stepOutputSizes_;  // floats each step writes (at steps_[i].output)
   AlignedBuffer arena_;
   AlignedBuffer zero_;
   AlignedBuffer scratch_;  // per-thread scratch; also the shared buffer of wide bottleneck steps

@@ -1,8 +1,8 @@
-// The library's core: a loaded model that classifies images.
+// The library's core: a loaded model that classifies and embeds images.
 import { createEngine, type Backend, type BackendChoice, type Plan, type Precision } from './engine/index.js';
 import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
-import { decodeResized, DEFAULT_MAX_PIXELS, loadImageTensor, MAX_PIXELS, type ResizeMode } from './image/index.js';
+import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, loadImageTensor, MAX_PIXELS, type RawImage, type ResizeMode } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModel } from './model/resolve.js';
@@ -48,22 +48,44 @@ export interface NamedImage {
   bytes: Uint8Array | Promise<Uint8Array>;
 }
 
-/** An image: a file path, the bytes of an encoded image, or such bytes with a name. */
-export type ImageInput = string | Uint8Array | NamedImage;
+/**
+ * An image: a file path, the bytes of an encoded image, such bytes with a name, or raw pixels
+ * `{ data, width, height, channels }` (8-bit, interleaved, 1 to 4 channels: sharp's `.raw()` output).
+ */
+export type ImageInput = string | Uint8Array | NamedImage | RawImage;
 
 /** What classifyAll yields for each input: its predictions, or why that input could not be classified. */
 export type ClassifyResult =
   | { input: ImageInput; index: number; predictions: Prediction[] }
   | { input: ImageInput; index: number; error: Error };
 
-export interface ClassifyAllOptions extends ClassifyOptions {
-  /** Images decoded or classified at once (default 4): decoding runs on libuv's threads meanwhile. */
+/** What embedAll yields for each input: its embedding, or why that input could not be embedded. */
+export type EmbedResult =
+  | { input: ImageInput; index: number; embedding: Float32Array }
+  | { input: ImageInput; index: number; error: Error };
+
+/** How classifyAll and embedAll run through their inputs. */
+export interface BatchOptions {
+  /** Images decoded or run at once (default 4): decoding runs on libuv's threads meanwhile. */
   concurrency?: number;
   /** Yield in input order (default true), or as each image finishes. */
   ordered?: boolean;
   /** Once aborted, no further input is taken; images already started are still yielded. */
   signal?: AbortSignal;
 }
+
+export interface ClassifyAllOptions extends ClassifyOptions, BatchOptions {}
+
+export interface EmbedOptions {
+  /** 'center' takes the central 87.5 % first, as in ImageNet evaluation. */
+  crop?: 'none' | 'center';
+  /** Images declaring more pixels are refused before decoding (default 100 million, at most 2^28). */
+  maxPixels?: number;
+  /** Scale the embedding to length 1 (L2), for cosine similarity as a dot product (default false). */
+  normalize?: boolean;
+}
+
+export interface EmbedAllOptions extends EmbedOptions, BatchOptions {}
 
 export interface ClassifyOptions {
   topK?: number;
@@ -89,6 +111,16 @@ export class ModelDisposedError extends Error {
   }
 }
 
+/** The model has no classifier (a feature-vector model): it embeds images but cannot classify them. */
+export class NoClassifierError extends Error {
+  readonly code = 'MODEL_HAS_NO_CLASSIFIER';
+  /** The model file or name, when known. */
+  constructor(readonly file?: string) {
+    super(`${file ? `${file}: ` : ''}the model has no classifier (a feature-vector model): it can embed images, not classify them`);
+    this.name = 'NoClassifierError';
+  }
+}
+
 const DEFAULT_CONCURRENCY = 4;
 const MAX_CONCURRENCY = 1024;
 
@@ -108,15 +140,41 @@ function checkClassifyOptions(options: ClassifyOptions | undefined): Required<Cl
   };
 }
 
+function checkEmbedOptions(options: EmbedOptions | undefined): Required<EmbedOptions> {
+  const { crop = 'none', maxPixels = DEFAULT_MAX_PIXELS, normalize = false } = checkOptions('options', options);
+  if (typeof normalize !== 'boolean') throw new TypeError(`normalize must be true or false, got ${describe(normalize)}`);
+  return { crop: checkChoice('crop', crop, CROPS), maxPixels: checkInteger('maxPixels', maxPixels, 1, MAX_PIXELS), normalize };
+}
+
+function checkBatchOptions(options: BatchOptions): Required<Omit<BatchOptions, 'signal'>> & Pick<BatchOptions, 'signal'> {
+  const { concurrency = DEFAULT_CONCURRENCY, ordered = true, signal } = options;
+  return { concurrency: checkInteger('concurrency', concurrency, 1, MAX_CONCURRENCY), ordered, signal };
+}
+
+function checkInputs(inputs: unknown): asserts inputs is Iterable<ImageInput> | AsyncIterable<ImageInput> {
+  if (inputs === null || typeof inputs !== 'object' || !(Symbol.iterator in inputs || Symbol.asyncIterator in inputs)) {
+    throw new TypeError(`inputs must be an iterable or async iterable of images, got ${describe(inputs)}`);
+  }
+}
+
+/** The vector scaled to length 1, in place (an all-zero vector stays zero). */
+function normalizeL2(vector: Float32Array): Float32Array {
+  let sum = 0;
+  for (const value of vector) sum += value * value;
+  const scale = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+  for (let i = 0; i < vector.length; i++) vector[i]! *= scale;
+  return vector;
+}
+
 function isNamedImage(image: unknown): image is NamedImage {
   return typeof image === 'object' && image !== null && typeof (image as NamedImage).name === 'string'
     && ((image as NamedImage).bytes instanceof Uint8Array || (image as NamedImage).bytes instanceof Promise);
 }
 
 function checkImage(image: unknown): asserts image is ImageInput {
-  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array) && !isNamedImage(image)) {
-    throw new TypeError('image must be a file path, the bytes of an encoded image (Buffer or Uint8Array) '
-      + `or { name, bytes }, got ${describe(image)}`);
+  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array) && !isNamedImage(image) && !isRawImage(image)) {
+    throw new TypeError('image must be a file path, the bytes of an encoded image (Buffer or Uint8Array), '
+      + `{ name, bytes } or raw pixels { data, width, height, channels }, got ${describe(image)}`);
   }
 }
 
@@ -142,17 +200,39 @@ function bestIndices(values: Float32Array, k: number): number[] {
  */
 export class Classifier {
   #disposed = false;
+  /** Plan steps up to and including the global pool: an embedding is that step's output. */
+  readonly #embeddingSteps: number;
 
   constructor(
     readonly spec: ModelSpec,
     readonly plan: Plan,
     readonly backend: Backend,
     readonly labels: readonly string[] | undefined,
-  ) {}
+    /** The model file or name, for error messages. */
+    readonly source?: string,
+  ) {
+    this.#embeddingSteps = plan.steps.findIndex((step) => step.op === 'avgpool') + 1;
+  }
+
+  /** Whether the model classifies: false for a feature-vector model, which only embeds. */
+  get hasClassifier(): boolean {
+    return this.spec.numClasses > 0;
+  }
+
+  /** Length of an embedding: the channels of the global pool (1024 for v1 α = 1, 1280 for v2); 0 without a pool. */
+  get embeddingSize(): number {
+    const pool = this.plan.steps[this.#embeddingSteps - 1];
+    return pool?.op === 'avgpool' ? pool.channels : 0;
+  }
+
+  #requireClassifier(): void {
+    if (!this.hasClassifier) throw new NoClassifierError(this.source);
+  }
 
   /** Class probabilities for an already normalised NHWC input tensor (resolution² × 3 floats). */
   async predict(input: Float32Array): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
+    this.#requireClassifier();
     const expected = this.spec.resolution ** 2 * 3;
     if (!(input instanceof Float32Array) || input.length !== expected) {
       throw new TypeError(`input must be a Float32Array of ${expected} values (${this.spec.resolution}×${this.spec.resolution}×3), got ${
@@ -166,9 +246,10 @@ export class Classifier {
     return isQuantizedBackend(this.backend) ? 'int8' : 'fp32';
   }
 
-  /** Decodes, resizes and normalises an image (a path or encoded bytes), then classifies it. */
-  async classify(image: string | Uint8Array, options?: ClassifyOptions): Promise<Prediction[]> {
+  /** Decodes, resizes and normalises an image (a path, encoded bytes or raw pixels), then classifies it. */
+  async classify(image: ImageInput, options?: ClassifyOptions): Promise<Prediction[]> {
     const checked = checkClassifyOptions(options);
+    this.#requireClassifier();
     return this.topK(await this.#infer(await this.#input(image, checked)), checked);
   }
 
@@ -182,21 +263,41 @@ export class Classifier {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
     const { crop, maxPixels, resize } = checkClassifyOptions(options);
-    const { image: pixels } = await decodeResized(isNamedImage(image) ? await image.bytes : image, this.spec.resolution, crop, {
+    const { image: pixels } = await loadImagePixels(isNamedImage(image) ? await image.bytes : image, {
       name: isNamedImage(image) ? image.name : undefined,
+      size: this.spec.resolution,
+      crop,
       maxPixels,
-    }, resize);
+      resize,
+    });
     return backend.quantizePixels(pixels.data);
   }
 
-  async #infer(input: Float32Array | Int8Array): Promise<Float32Array> {
-    const backend = this.backend;
-    if (input instanceof Float32Array || !isQuantizedBackend(backend)) return this.predict(input as Float32Array);
+  /** Runs the network on an input from #input, up to `steps` plan steps (default: all). */
+  async #infer(input: Float32Array | Int8Array, steps?: number): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
-    return backend.runQuantized(input);
+    const backend = this.backend;
+    if (input instanceof Int8Array && isQuantizedBackend(backend)) return backend.runQuantized(input, steps);
+    return steps === undefined ? this.predict(input as Float32Array) : backend.run(input as Float32Array, steps);
   }
 
-  /** The input tensor for an image (a path or encoded bytes): decoded, resized, normalised. */
+  /**
+   * The image's embedding: the output of the global average pool, the features the classifier
+   * reads (1024 values for v1 α = 1, 1280 for v2; `embeddingSize`). Models without classifier embed too.
+   */
+  async embed(image: ImageInput, options?: EmbedOptions): Promise<Float32Array> {
+    const checked = checkEmbedOptions(options);
+    return this.#embedTensor(await this.#input(image, checked), checked.normalize);
+  }
+
+  async #embedTensor(tensor: Float32Array | Int8Array, normalize: boolean): Promise<Float32Array> {
+    if (this.#disposed) throw new ModelDisposedError();
+    if (this.#embeddingSteps === 0) throw new PlanError('the model has no global pool to take an embedding from', this.source);
+    const embedding = await this.#infer(tensor, this.#embeddingSteps);
+    return normalize ? normalizeL2(embedding) : embedding;
+  }
+
+  /** The input tensor for an image (a path, encoded bytes or raw pixels): decoded, resized, normalised. */
   async prepare(image: ImageInput, options?: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
@@ -215,6 +316,7 @@ export class Classifier {
   /** The best classes of a probability vector, best first (ties: lower index first). */
   topK(probabilities: Float32Array, options?: ClassifyOptions): Prediction[] {
     const { topK, threshold } = checkClassifyOptions(options);
+    this.#requireClassifier();
     return bestIndices(probabilities, Math.min(topK, probabilities.length))
       .filter((index) => probabilities[index]! >= threshold)
       .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index]! }));
@@ -227,23 +329,46 @@ export class Classifier {
    * A failure of inference itself (not of an input) ends the iteration with that error.
    */
   async *classifyAll(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: ClassifyAllOptions): AsyncGenerator<ClassifyResult> {
-    const { concurrency = DEFAULT_CONCURRENCY, ordered = true, signal, ...rest } = checkOptions('options', options);
-    checkInteger('concurrency', concurrency, 1, MAX_CONCURRENCY);
+    const { concurrency, ordered, signal, ...rest } = checkOptions('options', options);
+    const batch = checkBatchOptions({ concurrency, ordered, signal });
     const checked = checkClassifyOptions(rest);
-    if (inputs === null || typeof inputs !== 'object' || !(Symbol.iterator in inputs || Symbol.asyncIterator in inputs)) {
-      throw new TypeError(`inputs must be an iterable or async iterable of images, got ${describe(inputs)}`);
-    }
-    const work = async (input: ImageInput, index: number): Promise<ClassifyResult> => {
+    this.#requireClassifier();
+    yield* this.#pipeline(inputs, batch, checked, async (tensor) => ({ predictions: this.topK(await this.#infer(tensor), checked) }));
+  }
+
+  /**
+   * Embeds a stream of images as classifyAll classifies them (same pipeline, bounds and order), yielding
+   * one result per input: its embedding, or the error of a bad image.
+   */
+  async *embedAll(inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>, options?: EmbedAllOptions): AsyncGenerator<EmbedResult> {
+    const { concurrency, ordered, signal, ...rest } = checkOptions('options', options);
+    const batch = checkBatchOptions({ concurrency, ordered, signal });
+    const checked = checkEmbedOptions(rest);
+    yield* this.#pipeline(inputs, batch, checked, async (tensor) => ({ embedding: await this.#embedTensor(tensor, checked.normalize) }));
+  }
+
+  /**
+   * The batch pipeline under classifyAll and embedAll: at most `concurrency` inputs decoded or run at
+   * once, each input prepared (a bad one becomes a result with its error), then `infer`red.
+   */
+  async *#pipeline<R extends object>(
+    inputs: Iterable<ImageInput> | AsyncIterable<ImageInput>,
+    batch: ReturnType<typeof checkBatchOptions>,
+    image: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>,
+    infer: (tensor: Float32Array | Int8Array) => Promise<R>,
+  ): AsyncGenerator<({ input: ImageInput; index: number } & R) | { input: ImageInput; index: number; error: Error }> {
+    checkInputs(inputs);
+    const work = async (input: ImageInput, index: number) => {
       let tensor: Float32Array | Int8Array;
       try {
-        tensor = await this.#input(input, checked);
+        tensor = await this.#input(input, image);
       } catch (error) {
         if (error instanceof ModelDisposedError) throw error;
         return { input, index, error: error instanceof Error ? error : new Error(String(error)) };
       }
-      return { input, index, predictions: this.topK(await this.#infer(tensor), checked) };
+      return { input, index, ...(await infer(tensor)) };
     };
-    yield* boundedMap(inputs, work, { concurrency, ordered, signal });
+    yield* boundedMap(inputs, work, batch);
   }
 
   /** Frees the backend; later calls reject with ModelDisposedError. Calling it again does nothing. */
@@ -269,6 +394,8 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   const spec = resolved
     ? resolved.bytes ? parseTflite(resolved.bytes, resolved.file, parseOptions) : await loadTfliteFile(resolved.file, parseOptions)
     : model as ModelSpec;
+  const source = file ?? (typeof model === 'string' ? model : undefined);
+  if (options.labelsFile && spec.numClasses === 0) throw new NoClassifierError(source);
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
   if (options.precision === undefined && spec.int8Unsupported) {
     parseOptions.onWarning(`${file ?? 'the model'}: runs in fp32, not int8: ${spec.int8Unsupported}`);
@@ -280,5 +407,5 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
     throw error instanceof PlanError && file && !error.file ? new PlanError(error.message, file) : error;
   }
   const { plan, backend } = engine;
-  return new Classifier(spec, plan, backend, labels);
+  return new Classifier(spec, plan, backend, labels, source);
 }

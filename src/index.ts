@@ -1,5 +1,9 @@
-export { Classifier, loadModel, ModelDisposedError } from './classifier.js';
-export type { ClassifyAllOptions, ClassifyOptions, ClassifyResult, ImageInput, LoadModelOptions, NamedImage, Prediction } from './classifier.js';
+export { Classifier, loadModel, ModelDisposedError, NoClassifierError } from './classifier.js';
+export type {
+  BatchOptions, ClassifyAllOptions, ClassifyOptions, ClassifyResult, EmbedAllOptions, EmbedOptions, EmbedResult, ImageInput,
+  LoadModelOptions, NamedImage, Prediction,
+} from './classifier.js';
+export type { RawImage } from './image/index.js';
 export { createEngine, NativeUnavailableError, planModel } from './engine/index.js';
 export { PlanError } from './engine/planner.js';
 export { ImageDecodeError, InputTooLargeError } from './image/errors.js';

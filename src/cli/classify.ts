@@ -33,10 +33,11 @@ export function registerClassify(program: Command): void {
   addImageOptions(addModelOptions(command))
     .action(async (images: string[], flags: ClassifyFlags) => {
       // The library (sharp, the addon) is loaded only when a command runs: --help and --version stay fast.
-      const { loadModel } = await import('../classifier.js');
+      const { loadModel, NoClassifierError } = await import('../classifier.js');
       const { readImageStream } = await import('../image/read.js');
       if (images.filter((image) => image === '-').length > 1) fail(new InvalidArgumentError("'-' (stdin) may be given only once"));
       const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
+      if (!classifier.hasClassifier) fail(new NoClassifierError(classifier.source));
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
       const bar = showProgress(flags, images.length) ? progressBar({ stream: process.stderr, hideCursor: true }) : undefined;
       bar?.start(images.length, 0);

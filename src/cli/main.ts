@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerBench } from './bench.js';
 import { registerClassify } from './classify.js';
+import { registerEmbed } from './embed.js';
 import { registerInspect } from './inspect.js';
 import { registerLabel } from './label.js';
 import { registerModels } from './models.js';
@@ -19,6 +20,7 @@ const program = new Command()
 handleStdoutErrors();
 registerClassify(program);
 registerLabel(program);
+registerEmbed(program);
 registerBench(program);
 registerModels(program);
 registerInspect(program);

@@ -35,12 +35,12 @@ export function precisionOption(extra: string[] = []): Option {
     .choices(['int8', 'fp32', ...extra]);
 }
 
-/** --model, --labels, --backend and --precision. */
-export function addModelOptions(command: Command): Command {
+/** --model, --labels (unless `labels` is false: a command that does not classify), --backend and --precision. */
+export function addModelOptions(command: Command, { labels = true }: { labels?: boolean } = {}): Command {
+  command.option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL);
+  if (labels) command.option('--labels <file>', 'label file, one class a line (default: the labels inside the model)');
   return command
     .addOption(precisionOption())
-    .option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL)
-    .option('--labels <file>', 'label file, one class a line (default: the labels inside the model)')
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning")
       .choices(['auto', 'native', 'reference']).default('auto'));
 }

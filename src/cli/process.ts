@@ -19,11 +19,17 @@ export function warnOnce(message: string): void {
  */
 const USER_ERROR_CODES = new Set([
   'MODEL_NOT_FOUND', 'MODEL_DOWNLOAD_FAILED', 'MODEL_FORMAT', 'MODEL_UNSUPPORTED', 'LABELS_INVALID',
-  'IMAGE_DECODE', 'INPUT_TOO_LARGE', 'NATIVE_UNAVAILABLE',
+  'IMAGE_DECODE', 'INPUT_TOO_LARGE', 'NATIVE_UNAVAILABLE', 'MODEL_HAS_NO_CLASSIFIER',
 ]);
 
 function isUserError(error: unknown): boolean {
   return error instanceof CommanderError || USER_ERROR_CODES.has((error as { code?: unknown } | null)?.code as string);
+}
+
+/** A usage or set-up problem found by a command: one line, exit 2. */
+export function usage(message: string): never {
+  process.stderr.write(`mobilenet: ${message}\n`);
+  process.exit(EXIT_USAGE);
 }
 
 /**

@@ -10,7 +10,12 @@ export interface Backend {
   readonly threads: number;
   /** Bytes of activation memory: the arena plus the kernels' own scratch. */
   readonly activationBytes: number;
-  run(input: Float32Array): Promise<Float32Array>;
+  /**
+   * Runs the plan on one input tensor and resolves to its output; with `steps`, runs only the first
+   * `steps` steps (1 to plan.steps.length) and resolves to the last one's output (an embedding is
+   * the global pool's output, before the classifier).
+   */
+  run(input: Float32Array, steps?: number): Promise<Float32Array>;
   /** Runs once and returns the milliseconds each plan step took. */
   profile(input: Float32Array): Promise<Float64Array>;
   dispose(): void;

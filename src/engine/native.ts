@@ -18,7 +18,8 @@ interface NativeModel {
   readonly threads: number;
   readonly arenaBytes: number;
   readonly scratchBytes: number;
-  run(input: Float32Array): Promise<Float32Array>;
+  /** steps: run only the first `steps` steps (RangeError outside 1 to the step count); default all. */
+  run(input: Float32Array, steps?: number): Promise<Float32Array>;
   profile(input: Float32Array): Promise<Float64Array>;
   dispose(): void;
 }
@@ -112,7 +113,7 @@ export function createNativeBackend(plan: Plan, options: BackendOptions): Backen
     activationBytes: model.arenaBytes + model.scratchBytes,
     // async: a synchronous throw (bad input, disposed model) becomes a rejection like any other
     // failure of an inference.
-    run: async (input) => model.run(input),
+    run: async (input, steps) => model.run(input, steps),
     profile: async (input) => model.profile(input),
     dispose: () => model.dispose(),
   };

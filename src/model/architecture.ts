@@ -52,7 +52,7 @@ function v1Shapes(alpha: number, numClasses: number): LayerShape[] {
     shapes.push({ type: 'pointwise', inC: channels, outC, act: 'relu6' });
     channels = outC;
   }
-  shapes.push({ type: 'avgpool' }, { type: 'fc', inC: channels, outC: numClasses }, { type: 'softmax' });
+  shapes.push({ type: 'avgpool' }, ...classifierShapes(channels, numClasses));
   return shapes;
 }
 
@@ -81,12 +81,17 @@ function v2Shapes(alpha: number, numClasses: number): LayerShape[] {
   shapes.push(
     { type: 'pointwise', inC: channels, outC: lastC, act: 'relu6' },
     { type: 'avgpool' },
-    { type: 'fc', inC: lastC, outC: numClasses },
-    { type: 'softmax' },
+    ...classifierShapes(lastC, numClasses),
   );
   return shapes;
 }
 
+/** The classifier after the pool: none for 0 classes (a feature-vector model). */
+function classifierShapes(inC: number, numClasses: number): LayerShape[] {
+  return numClasses === 0 ? [] : [{ type: 'fc', inC, outC: numClasses }, { type: 'softmax' }];
+}
+
+/** The layer table; `numClasses` 0 gives a model without classifier (it ends with the global pool). */
 export function architectureShapes(arch: Arch, alpha: number, numClasses: number): LayerShape[] {
   if (!(alpha > 0) || !Number.isFinite(alpha)) throw new RangeError(`width multiplier must be > 0, got ${alpha}`);
   return arch === 'v1' ? v1Shapes(alpha, numClasses) : v2Shapes(alpha, numClasses);

@@ -93,6 +93,7 @@ export interface ModelSpec {
   arch: Arch;
   alpha: number;
   resolution: number;
+  /** Outputs of the classifier; 0 for a model without classifier (it ends with the global pool: it embeds only). */
   numClasses: number;
   layers: Layer[];
   normalization: Normalization;

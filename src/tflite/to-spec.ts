@@ -6,6 +6,10 @@
 // one linear layer (FULLY_CONNECTED, or a 1×1 CONV_2D) with any number of classes, optionally preceded
 // by hidden dense layers with RELU / RELU6 / no activation (Teachable Machine's Dense(100, relu) →
 // Dense(N)). Hidden dense layers become 1×1 pointwise layers on the pooled 1×1 map.
+//
+// A model may also have no classifier (a feature-vector model: TF Hub's feature_vector files, Keras
+// include_top=False): it ends with the global pool, or at the last convolution (pooling=None), in
+// which case the pool is added, so that every model's output is a vector. Its spec has numClasses 0.
 import {
   architectureShapes,
   describeShape,
@@ -293,11 +297,14 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
   const { layers, origins } = group(chain.prims, file);
 
   const classifier = layers.find((l) => l.type === 'fc');
-  if (!classifier || classifier.type !== 'fc') {
-    throw new ModelFormatError(file, 'no classifier (FULLY_CONNECTED, or a 1×1 CONV_2D after the global pool)');
+  // A feature extractor that stops at the last convolution (Keras pooling=None) is pooled here.
+  const poolAdded = !classifier && !layers.some((l) => l.type === 'avgpool');
+  if (poolAdded) {
+    layers.push({ type: 'avgpool' });
+    origins.push(null);
   }
-  const numClasses = classifier.outC;
-  if (numClasses < 2) {
+  const numClasses = classifier?.type === 'fc' ? classifier.outC : 0;
+  if (classifier && numClasses < 2) {
     const origin = origins[layers.indexOf(classifier)];
     throw new ModelFormatError(
       file,
@@ -305,7 +312,7 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
         '(a binary sigmoid / logit head); only softmax classifiers over 2 or more classes are supported',
     );
   }
-  if (layers[layers.length - 1] === classifier) {
+  if (classifier && layers[layers.length - 1] === classifier) {
     // A model that outputs logits: MobileNet's table ends with softmax, which keeps the ranking.
     layers.push({ type: 'softmax' });
     origins.push(null);
@@ -317,7 +324,7 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
   // checked against the tables.
   const poolAt = layers.findIndex((l) => l.type === 'avgpool');
   const body = poolAt < 0 ? layers : layers.slice(0, poolAt);
-  const hidden = poolAt < 0 ? [] : layers.slice(poolAt + 1, layers.indexOf(classifier)).map(shapeOf);
+  const hidden = poolAt < 0 || !classifier ? [] : layers.slice(poolAt + 1, layers.indexOf(classifier)).map(shapeOf);
   const lastHidden = hidden[hidden.length - 1];
   const expectedShapes = (a: number): LayerShape[] => {
     const table = architectureShapes(arch, a, numClasses);
@@ -342,7 +349,9 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
   if (alpha === undefined) {
     const { prefix: i, expected } = best;
     const label = `MobileNet ${arch} α=${best.alpha}`;
-    if (i < found.length && i < expected.length) {
+    // The graph's own layers: a pool added above is not one of them.
+    const graphLength = poolAdded ? found.length - 1 : found.length;
+    if (i < graphLength && i < expected.length) {
       const origin = origins[i];
       const where = origin ? `operator ${origin.op} (${origin.opName})` : `layer ${i}`;
       throw new ModelFormatError(
@@ -350,10 +359,10 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
         `${where}: expected ${describeShape(expected[i]!)} (layer ${i} of ${label}), found ${describeShape(found[i]!)}`,
       );
     }
-    if (i === found.length) {
+    if (i >= graphLength) {
       throw new ModelFormatError(
         file,
-        `the graph ends after ${found.length} layers; ${label} continues with ${describeShape(expected[i]!)}`,
+        `the graph ends after ${graphLength} layers; ${label} continues with ${describeShape(expected[i]!)}`,
       );
     }
     const origin = origins[i];
@@ -364,7 +373,7 @@ export function modelToSpec(input: ToSpecInput): ModelSpec {
   layers.forEach((layer, i) => checkWeights(file, layer, origins[i] ?? null));
 
   let labels: string[] | undefined;
-  if (input.labels) {
+  if (input.labels && numClasses > 0) {
     // One line per class; a 1000-line ImageNet list in a 1001-class model gets "background" first.
     const fitted = fitLabels(input.labels, numClasses);
     if (fitted) {

@@ -3,7 +3,8 @@
 // classifier, MEAN pooling, explicit PAD, standalone RELU6, float16 weights behind DEQUANTIZE, …) and
 // in the forms Keras, TF Model Maker and Teachable Machine export for people's own classes (any class
 // count, MEAN without keep_dims, hidden dense layers, a classifier without bias, input scaling inside
-// the graph). specOfSynthetic rebuilds the ModelSpec from the weights written, without the reader.
+// the graph), and without classifier (numClasses 0: feature-vector models, Keras include_top=False,
+// with or without the pool). specOfSynthetic rebuilds the ModelSpec from the weights written, without the reader.
 import { architectureShapes } from '../../src/model/architecture.js';
 import type { Activation, Arch, Layer, ModelSpec, Normalization, PointwiseLayer } from '../../src/model/spec.js';
 import {
@@ -29,13 +30,17 @@ export interface SyntheticOptions {
   arch: Arch;
   alpha: number;
   resolution?: number;
+  /** 0: no classifier, the graph ends with the pool (or, with pool 'none', at the last convolution). */
   numClasses?: number;
   seed?: number;
   /** Weight storage: float32 constants, or float16 constants each behind a DEQUANTIZE op. */
   weights?: 'float32' | 'float16';
   classifier?: 'fc' | 'conv';
-  /** 'flatten': a RESHAPE of the whole feature map to [1, H·W·C] instead of a pool (Keras Flatten). */
-  pool?: 'avg' | 'mean' | 'flatten';
+  /**
+   * 'flatten': a RESHAPE of the whole feature map to [1, H·W·C] instead of a pool (Keras Flatten);
+   * 'none': no pool operator (with numClasses 0: Keras include_top=False, pooling=None).
+   */
+  pool?: 'avg' | 'mean' | 'flatten' | 'none';
   /** MEAN's keep_dims (default true); false gives [1, C] as Keras' GlobalAveragePooling2D does. */
   keepDims?: boolean;
   /** Dense layers between the pool and the classifier (Teachable Machine: one of 100 units, relu). */
@@ -294,6 +299,7 @@ export function buildSyntheticMobilenet(opts: SyntheticOptions): Synthetic {
         break;
       }
       case 'avgpool': {
+        if (opts.pool === 'none') break;
         if (opts.pool === 'flatten') {
           const out = addTensor({ shape: [1, h * h * c], type: TYPE.FLOAT32, name: 'flatten' });
           operators.push({ opcode: OP.RESHAPE, inputs: [flow, int32Const([1, h * h * c], [2])], outputs: [out] });

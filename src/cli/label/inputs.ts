@@ -11,7 +11,7 @@
 // - `-` is a list of paths on stdin, one a line (or NUL-separated), each taken literally: no walking,
 //   no globbing, no extension filter (what `find … -print0` gives is what is labelled).
 
-import type { Dirent } from 'node:fs';
+import { fstatSync, type Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -83,6 +83,26 @@ export async function* walkFolder(folder: string, options: Pick<ListingOptions, 
     if (entry.isDirectory()) yield* walkFolder(path, options);
     else if (options.allFiles || hasImageExtension(entry.name)) yield path;
   }
+}
+
+/** Whether stdin is a folder (`< dir`), which cannot be the list `-` reads. */
+export function stdinIsFolder(): boolean {
+  try {
+    return fstatSync(0).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A folder's listing error as its input's record says it. */
+export function folderProblem(error: Error): string {
+  return `cannot list this folder (${(error as NodeJS.ErrnoException).code ?? error.message})`;
+}
+
+/** An input's error as its record says it: the problem without the file name the record already has. */
+export function inputProblem(error: Error): string {
+  const problem = (error as Error & { problem?: unknown }).problem;
+  return typeof problem === 'string' ? problem : error.message;
 }
 
 /** The list on stdin could not be read (an I/O error): the run stops, exit 2. */

@@ -1,6 +1,6 @@
-// What `mobilenet label` says on stderr while it runs: a progress bar (cli-progress) only when stderr is
-// a terminal, never with --quiet: done/total once the total is known (a counting pass runs beside the
-// work; a list on stdin has no total), img/s and the time left; and one summary line at the end.
+// What `mobilenet label` (and `embed`) says on stderr while it runs: a progress bar (cli-progress) only
+// when stderr is a terminal, never with --quiet: done/total once the total is known (a counting pass runs
+// beside the work; a list on stdin has no total), img/s and the time left; and one summary line at the end.
 
 import type { SingleBar } from 'cli-progress';
 import { progressBar } from '../bar.js';
@@ -21,6 +21,12 @@ function duration(seconds: number): string {
   return h > 0 ? `${h} h ${String(m).padStart(2, '0')} min` : `${m} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
+/** How the bar and the summary name the command and what it did to an input. */
+export interface ProgressWords {
+  command: string;
+  done: string;
+}
+
 export class LabelProgress {
   readonly tally: Tally = { ok: 0, failed: 0, skipped: 0 };
   readonly #started = performance.now();
@@ -30,7 +36,11 @@ export class LabelProgress {
   #firstAt: number | undefined;
   #sinceFirst = 0;
 
-  constructor(show: boolean, stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    show: boolean,
+    stream: NodeJS.WriteStream = process.stderr,
+    private readonly words: ProgressWords = { command: 'label', done: 'labelled' },
+  ) {
     if (!show) return;
     this.#bar = progressBar({
       stream,
@@ -64,6 +74,22 @@ export class LabelProgress {
     this.tally.skipped++;
   }
 
+  /** Counts a listing beside the work, for the bar's total; the function returned stops counting. */
+  countTotal(paths: AsyncIterable<unknown>): () => void {
+    let stopped = false;
+    void (async () => {
+      let total = 0;
+      for await (const _ of paths) {
+        if (stopped) return;
+        total++;
+      }
+      this.setTotal(total);
+    })().catch(() => undefined);
+    return () => {
+      stopped = true;
+    };
+  }
+
   /** Images per second since the first one finished (over the whole run when there is only one). */
   rate(): number {
     const now = performance.now();
@@ -82,7 +108,7 @@ export class LabelProgress {
     const { ok, failed, skipped } = this.tally;
     // performance.now() counts from the process's start: the wall time of the whole command.
     const wall = performance.now() / 1000;
-    const parts = [`${ok} labelled`, `${failed} failed`];
+    const parts = [`${ok} ${this.words.done}`, `${failed} failed`];
     if (skipped > 0) parts.push(`${skipped} already done (--resume)`);
     parts.push(`${this.rate().toFixed(1)} img/s`, `${duration(wall)} wall time`);
     return `${interrupted ? `stopped by ${interrupted}: ` : ''}${parts.join(', ')}`;
@@ -94,9 +120,10 @@ export class LabelProgress {
     const stats = total === undefined
       ? `${value} done | ${rate.toFixed(1)} img/s`
       : `${value}/${total} | ${rate.toFixed(1)} img/s | ETA ${rate > 0 ? duration((total - value) / rate) : '?'}`;
-    if (total === undefined || total === 0) return `label ${stats}`;
+    const { command } = this.words;
+    if (total === undefined || total === 0) return `${command} ${stats}`;
     const width = Math.max(10, Math.min(40, columns - stats.length - 10));
     const filled = Math.min(width, Math.round((value / total) * width));
-    return `label [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${stats}`;
+    return `${command} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${stats}`;
   }
 }

@@ -1,12 +1,11 @@
 // The `label` command at work (src/cli/label.ts defines it): listing, sharding, resuming, the pipeline,
 // records, progress and signals; loaded only when the command runs.
 import type { BackendChoice } from '../../engine/index.js';
-import { fstatSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Classifier } from '../../classifier.js';
 import { modelOptions } from '../model-options.js';
-import { EXIT_INPUT_FAILED, EXIT_USAGE, fail } from '../process.js';
-import { ListReadError, listInputs } from './inputs.js';
+import { EXIT_INPUT_FAILED, fail, usage } from '../process.js';
+import { folderProblem, inputProblem, ListReadError, listInputs, stdinIsFolder } from './inputs.js';
 import { defaultConcurrency } from './defaults.js';
 import { handleInterrupts } from './interrupt.js';
 import { OutputError, openFileSink, streamSink, type RecordSink } from './output.js';
@@ -37,31 +36,11 @@ export interface LabelFlags {
   quiet?: boolean;
 }
 
-/** A usage or set-up problem found by this command: one line, exit 2. */
-function usage(message: string): never {
-  process.stderr.write(`mobilenet: ${message}\n`);
-  process.exit(EXIT_USAGE);
-}
-
-function stdinIsFolder(): boolean {
-  try {
-    return fstatSync(0).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 /** The format: --format, else the output file's extension (.csv, .tsv, .jsonl), else jsonl. */
 function chooseFormat(flags: LabelFlags): Format {
   if (flags.format) return flags.format;
   const ext = flags.output ? extname(flags.output).slice(1).toLowerCase() : '';
   return (FORMATS as readonly string[]).includes(ext) ? (ext as Format) : 'jsonl';
-}
-
-/** An input's error as its record says it: the problem without the file name the record already has. */
-function problemOf(error: Error): string {
-  const problem = (error as Error & { problem?: unknown }).problem;
-  return typeof problem === 'string' ? problem : error.message;
 }
 
 export async function label(inputs: string[], flags: LabelFlags): Promise<void> {
@@ -87,11 +66,12 @@ export async function label(inputs: string[], flags: LabelFlags): Promise<void> 
   }
 
   // The library (sharp, the addon) is loaded only when the command runs (--help stays fast).
-  const { loadModel } = await import('../../classifier.js');
+  const { loadModel, NoClassifierError } = await import('../../classifier.js');
   // The threads running before the model loads are libuv's pool (decoding) and V8's helpers; those it
   // starts are inference. The first yield to the second (label/priority.ts).
   const before = threadIds();
   const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
+  if (!classifier.hasClassifier) fail(new NoClassifierError(classifier.source));
   lowerPriority(before);
   try {
     await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received, screen);
@@ -131,7 +111,7 @@ async function run(
       allFiles: flags.allFiles,
       nul: flags.null,
       onFolderError: countOnly ? undefined : (path, error) => {
-        folderErrors.set(path, `cannot list this folder (${(error as NodeJS.ErrnoException).code ?? error.message})`);
+        folderErrors.set(path, folderProblem(error));
       },
     });
     if (flags.shard) paths = inShard(paths, flags.shard);
@@ -140,17 +120,7 @@ async function run(
   };
 
   // The total for the bar: the same listing again, counted beside the work (not for a list on stdin).
-  const counting = new AbortController();
-  if (showBar && !inputs.includes('-')) {
-    void (async () => {
-      let total = 0;
-      for await (const _ of listing(true)) {
-        if (counting.signal.aborted) return;
-        total++;
-      }
-      progress.setTotal(total);
-    })().catch(() => undefined);
-  }
+  const stopCounting = showBar && !inputs.includes('-') ? progress.countTotal(listing(true)) : () => {};
 
   let failed = false;
   try {
@@ -169,7 +139,7 @@ async function run(
       let record: LabelRecord;
       if ('error' in result) {
         failed = true;
-        record = { path, error: folderErrors.get(path) ?? problemOf(result.error) };
+        record = { path, error: folderErrors.get(path) ?? inputProblem(result.error) };
         folderErrors.delete(path);
       } else {
         record = { path, predictions: result.predictions };
@@ -184,7 +154,7 @@ async function run(
     // Inference itself failed (a broken backend, a bug): the records so far are whole; stop.
     fail(error);
   } finally {
-    counting.abort();
+    stopCounting();
   }
   progress.stop();
   try {

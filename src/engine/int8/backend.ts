@@ -11,8 +11,11 @@ export interface Int8Backend {
   readonly threads: number;
   /** Bytes of activation memory: the arena plus the kernels' own scratch. */
   readonly activationBytes: number;
-  /** input: plan.inputH·inputW·inputC bytes; resolves to plan.outputSize bytes. */
-  run(input: Int8Array): Promise<Int8Array>;
+  /**
+   * input: plan.inputH·inputW·inputC bytes; resolves to plan.outputSize bytes, or with `steps` to the
+   * output of the first `steps` steps only (qStepOutputSize bytes; RangeError outside 1 to the count).
+   */
+  run(input: Int8Array, steps?: number): Promise<Int8Array>;
   /** Runs once and returns the milliseconds each plan step took. */
   profile(input: Int8Array): Promise<Float64Array>;
   dispose(): void;

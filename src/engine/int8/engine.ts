@@ -13,8 +13,8 @@ export interface QuantizedBackend extends Backend {
   readonly qplan: QPlan;
   /** The input tensor for resized RGB pixels (H·W·3 bytes), in the storage domain. */
   quantizePixels(pixels: Uint8Array): Int8Array;
-  /** Runs a storage-domain input tensor; resolves to the dequantized output. */
-  runQuantized(input: Int8Array): Promise<Float32Array>;
+  /** Runs a storage-domain input tensor (its first `steps` plan steps); resolves to the dequantized output. */
+  runQuantized(input: Int8Array, steps?: number): Promise<Float32Array>;
 }
 
 /**
@@ -38,10 +38,12 @@ function pixelTables(quant: EdgeQuant, normalization: Normalization): Int8Array[
 export function asBackend(plan: QPlan, int8: Int8Backend, normalization: Normalization): QuantizedBackend {
   const tables = pixelTables(plan.inputQuant, normalization);
   const inputSize = plan.inputH * plan.inputW * plan.inputC;
-  const dequantize = (output: Int8Array) => {
-    const probabilities = new Float32Array(output.length);
-    ops.dequantize(output, probabilities, plan.outputQuant.scale, plan.outputQuant.zeroPoint);
-    return probabilities;
+  // The output of the last step run, in reals (probabilities after the softmax, features after the pool).
+  const dequantize = (output: Int8Array, steps = plan.steps.length) => {
+    const quant = plan.stepQuant[steps - 1]!;
+    const values = new Float32Array(output.length);
+    ops.dequantize(output, values, quant.scale, quant.zeroPoint);
+    return values;
   };
   const fromFloats = (input: Float32Array) => {
     if (!(input instanceof Float32Array) || input.length !== inputSize) {
@@ -58,7 +60,7 @@ export function asBackend(plan: QPlan, int8: Int8Backend, normalization: Normali
     isa: int8.isa,
     threads: int8.threads,
     activationBytes: int8.activationBytes,
-    run: async (input) => dequantize(await int8.run(fromFloats(input))),
+    run: async (input, steps) => dequantize(await int8.run(fromFloats(input), steps), steps),
     profile: async (input) => int8.profile(fromFloats(input)),
     quantizePixels: (pixels) => {
       if (plan.inputC !== 3 || pixels.length !== inputSize) throw new RangeError(`expected ${inputSize} bytes of RGB pixels, got ${pixels.length}`);
@@ -71,7 +73,7 @@ export function asBackend(plan: QPlan, int8: Int8Backend, normalization: Normali
       }
       return out;
     },
-    runQuantized: async (input) => dequantize(await int8.run(input)),
+    runQuantized: async (input, steps) => dequantize(await int8.run(input, steps), steps),
     dispose: () => int8.dispose(),
   };
 }

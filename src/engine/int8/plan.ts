@@ -93,4 +93,20 @@ export interface QPlan {
   /** Bytes the arena must hold (activations only; kernels' own scratch is extra). */
   arenaBytes: number;
   steps: QStep[];
+  /** The quantization of each step's output, to read an intermediate result (an embedding). */
+  stepQuant: EdgeQuant[];
+}
+
+/** Bytes of a step's output tensor. */
+export function qStepOutputSize(step: QStep): number {
+  switch (step.op) {
+    case 'conv2d': return step.outH * step.outW * step.outC;
+    case 'depthwise': return step.outH * step.outW * step.channels;
+    case 'pointwise': return step.h * step.w * step.outC;
+    case 'bottleneck': return step.project.h * step.project.w * step.project.outC;
+    case 'avgpool':
+    case 'mean': return step.channels;
+    case 'fc': return step.outC;
+    case 'softmax': return step.n;
+  }
 }

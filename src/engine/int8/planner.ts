@@ -168,12 +168,12 @@ export function planQuantized(spec: ModelSpec, file?: string): QPlan {
   if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'int8 needs a quantized model; this one has float weights (use fp32)', file);
   const plan: Plan = planModel(spec);
   const ops = new OpCursor(quantization.ops);
-  let last: QuantizedOp | undefined;
+  const stepQuant: EdgeQuant[] = [];
   let steps: QStep[];
   try {
     steps = plan.steps.map((step, index) => {
       const q = quantizeStep(step, ops, `step ${index} (${step.op})`);
-      last = q.last;
+      stepQuant.push(edge(q.last.output));
       return { ...q.step, input: step.input, output: step.output } as QStep;
     });
     ops.end();
@@ -189,8 +189,9 @@ export function planQuantized(spec: ModelSpec, file?: string): QPlan {
     dtype: 'int8',
     inputH: plan.inputH, inputW: plan.inputW, inputC: plan.inputC, input: plan.input,
     inputQuant: edge(quantization.input),
-    output: plan.output, outputSize: plan.outputSize, outputQuant: edge(last!.output),
+    output: plan.output, outputSize: plan.outputSize, outputQuant: stepQuant[stepQuant.length - 1]!,
     arenaBytes: plan.arenaSize,
     steps,
+    stepQuant,
   };
 }

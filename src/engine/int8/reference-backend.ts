@@ -2,7 +2,7 @@
 // oracle the native int8 kernels are tested against, and the fallback where the addon cannot load.
 import type { Int8Backend } from './backend.js';
 import * as ops from './ops.js';
-import type { QPlan, QStep } from './plan.js';
+import { qStepOutputSize, type QPlan, type QStep } from './plan.js';
 
 function runStep(step: QStep, arena: Int8Array): void {
   const input = arena.subarray(step.input);
@@ -19,19 +19,26 @@ function runStep(step: QStep, arena: Int8Array): void {
   }
 }
 
-/** Runs the plan on `input` (storage domain) and returns a copy of its output tensor. */
-export function runQPlan(plan: QPlan, input: Int8Array, onStep?: (index: number) => void): Int8Array {
+/**
+ * Runs the plan (its first `steps` steps) on `input` (storage domain) and returns a copy of the
+ * output tensor of the last step run.
+ */
+export function runQPlan(plan: QPlan, input: Int8Array, onStep?: (index: number) => void, steps = plan.steps.length): Int8Array {
   const size = plan.inputH * plan.inputW * plan.inputC;
   if (!(input instanceof Int8Array) || input.length !== size) {
     throw new TypeError(`input must be an Int8Array of ${size} values (${plan.inputH}×${plan.inputW}×${plan.inputC})`);
   }
+  if (!Number.isInteger(steps) || steps < 1 || steps > plan.steps.length) {
+    throw new RangeError(`steps must be an integer from 1 to ${plan.steps.length}, got ${steps}`);
+  }
   const arena = new Int8Array(plan.arenaBytes);
   arena.set(input, plan.input);
-  plan.steps.forEach((step, index) => {
-    runStep(step, arena);
+  for (let index = 0; index < steps; index++) {
+    runStep(plan.steps[index]!, arena);
     onStep?.(index);
-  });
-  return arena.slice(plan.output, plan.output + plan.outputSize);
+  }
+  const last = plan.steps[steps - 1]!;
+  return arena.slice(last.output, last.output + qStepOutputSize(last));
 }
 
 export function createReferenceInt8Backend(plan: QPlan): Int8Backend {
@@ -44,9 +51,9 @@ export function createReferenceInt8Backend(plan: QPlan): Int8Backend {
     isa: 'js',
     threads: 1,
     activationBytes: plan.arenaBytes,
-    run: async (input) => {
+    run: async (input, steps) => {
       alive();
-      return runQPlan(plan, input);
+      return runQPlan(plan, input, undefined, steps);
     },
     profile: async (input) => {
       alive();

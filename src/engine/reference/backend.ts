@@ -9,7 +9,7 @@ export function createReferenceBackend(plan: Plan): Backend {
     isa: 'js',
     threads: 1,
     activationBytes: plan.arenaSize * 4,
-    run: async (input) => runPlan(plan, input),
+    run: async (input, steps) => runPlan(plan, input, steps),
     profile: async (input) => {
       const arena = new Float32Array(plan.arenaSize);
       arena.set(input, plan.input);

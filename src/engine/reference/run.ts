@@ -36,12 +36,20 @@ export function runStep(step: Step, arena: Float32Array): void {
   }
 }
 
-/** Runs the whole plan on one input tensor and returns a copy of its output. */
-export function runPlan(plan: Plan, input: Float32Array): Float32Array {
+/**
+ * Runs the plan on one input tensor and returns a copy of its output; with `steps`, runs only the
+ * first `steps` steps and returns a copy of the last one's output.
+ */
+export function runPlan(plan: Plan, input: Float32Array, steps = plan.steps.length): Float32Array {
   const expected = plan.inputH * plan.inputW * plan.inputC;
   if (input.length !== expected) throw new TypeError(`input has ${input.length} values, the model takes ${expected}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > plan.steps.length) {
+    throw new RangeError(`steps must be an integer from 1 to ${plan.steps.length}, got ${steps}`);
+  }
   const arena = new Float32Array(plan.arenaSize);
   arena.set(input, plan.input);
-  for (const step of plan.steps) runStep(step, arena);
-  return arena.slice(plan.output, plan.output + plan.outputSize);
+  for (let i = 0; i < steps; i++) runStep(plan.steps[i]!, arena);
+  if (steps === plan.steps.length) return arena.slice(plan.output, plan.output + plan.outputSize);
+  const last = plan.steps[steps - 1]!;
+  return arena.slice(last.output, last.output + stepSizes(last).outSize);
 }
