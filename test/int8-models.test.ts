@@ -57,6 +57,22 @@ describe.runIf(run)('int8 on the shared models and photos', () => {
     }
   });
 
+  it('embeds in int8: the global pool\'s output dequantized, pointing where fp32\'s does', async () => {
+    const int8 = await loadModel(modelPath('mobilenet_v1_0.5_160_quant'), { precision: 'int8', backend: 'reference' });
+    const fp32 = await loadModel(modelPath('mobilenet_v1_0.5_160_quant'), { precision: 'fp32' });
+    try {
+      const cosine = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i]!, 0);
+      const [q, f] = [await int8.embed(imagePath('owl.jpg'), { normalize: true }), await fp32.embed(imagePath('owl.jpg'), { normalize: true })];
+      expect(q).toHaveLength(512);
+      expect(cosine(q, f)).toBeGreaterThan(0.97);
+      const other = await int8.embed(imagePath('parrot.jpg'), { normalize: true });
+      expect(cosine(q, other)).toBeLessThan(cosine(q, f) - 0.2);
+    } finally {
+      int8.dispose();
+      fp32.dispose();
+    }
+  });
+
   it('predict() takes a normalised float tensor in either precision', async () => {
     const model = await loadModel(modelPath('mobilenet_v1_0.25_128_quant'), { precision: 'int8', backend: 'reference' });
     try {
