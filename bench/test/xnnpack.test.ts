@@ -11,8 +11,8 @@
 // on v2, within 1 LSB on v1.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { describeForXnnpack, XnnpackDescribeError } from '../xnnpack/describe.mjs';
-import { XnnpackPeer, xnnpackBuilt, xnnpackInput } from '../xnnpack/peer.mjs';
+import { describeForXnnpack, XnnpackDescribeError, xnnpackInput } from '../xnnpack/describe.mjs';
+import { XnnpackPeer, xnnpackBuilt } from '../xnnpack/peer.mjs';
 import { BuiltinOperator, TensorType } from '../../src/tflite/schema.js';
 import { decodeResized } from '../../src/image/decode.js';
 import { Int8Graph, type Int8Value } from '../../test/helpers/int8-mobilenet.js';

@@ -18,3 +18,5 @@ export interface XnnpackDescription {
 }
 
 export declare function describeForXnnpack(tfliteBytes: Uint8Array, name: string): XnnpackDescription;
+/** The photo's uint8 NHWC bytes as the graph's input tensor (the folded QUANTIZE's shift applied). */
+export declare function xnnpackInput(description: { inputZeroPointShift: number }, pixels: Uint8Array): Uint8Array;

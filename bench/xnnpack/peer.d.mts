@@ -1,8 +1,5 @@
 // Types of bench/xnnpack/peer.mjs, for bench/test.
-import type { XnnpackDescription } from './describe.mjs';
-
 export declare const xnnpackBuilt: () => boolean;
-export declare function xnnpackInput(description: XnnpackDescription, pixels: Uint8Array): Uint8Array;
 
 export declare class XnnpackPeer {
   static start(descriptionBytes: Uint8Array, threads: number): Promise<XnnpackPeer>;

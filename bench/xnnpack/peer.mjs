@@ -10,13 +10,6 @@ import { XNNPACK_PROGRAM } from './build.mjs';
 /** Whether the program has been built (bench/setup.mjs builds it when XNNPACK is installed). */
 export const xnnpackBuilt = () => existsSync(XNNPACK_PROGRAM);
 
-/** The photo's uint8 NHWC bytes as the XNNPACK graph's input tensor (describe.mjs's leading-QUANTIZE shift). */
-export function xnnpackInput(description, pixels) {
-  const shift = description.inputZeroPointShift;
-  if (shift === 0) return pixels;
-  return Uint8Array.from(pixels, (p) => (p + shift) & 0xff); // uint8 q → int8 q + shift, as two's complement bytes
-}
-
 export class XnnpackPeer {
   /** Starts the program on a description (describe.mjs's bytes) with `threads` threads. */
   static async start(descriptionBytes, threads) {
@@ -74,7 +67,7 @@ export class XnnpackPeer {
     return this.#reply();
   }
 
-  /** Sets the input tensor: input_bytes bytes in the graph's type (see xnnpackInput). */
+  /** Sets the input tensor: input_bytes bytes in the graph's type (describe.mjs's xnnpackInput). */
   async setInput(bytes) {
     if (bytes.length !== this.info.input_bytes) throw new Error(`the XNNPACK graph takes ${this.info.input_bytes} input bytes, got ${bytes.length}`);
     const path = join(this.#dir, 'input.bin');
