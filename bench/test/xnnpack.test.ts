@@ -14,39 +14,15 @@ import { describe, expect, it } from 'vitest';
 import { describeForXnnpack, XnnpackDescribeError, xnnpackInput } from '../xnnpack/describe.mjs';
 import { XnnpackPeer, xnnpackBuilt } from '../xnnpack/peer.mjs';
 import { BuiltinOperator, TensorType } from '../../src/tflite/schema.js';
-import { decodeResized } from '../../src/image/decode.js';
-import { Int8Graph, type Int8Value } from '../../test/helpers/int8-mobilenet.js';
+import { Int8Graph } from '../../test/helpers/int8-mobilenet.js';
 import { loadLiteRtModel } from '../../test/helpers/litert.js';
-import { imagePath, modelPath, requireShared, SHARED_MODELS } from '../../test/helpers/shared.js';
+import { modelPath, requireShared, SHARED_MODELS } from '../../test/helpers/shared.js';
 import { withGraphOutput } from '../../test/helpers/tflite-retarget.js';
 import { writeTflite } from '../../test/helpers/tflite-writer.js';
+import { argmax, maxAbsDiff, photoPixels, PHOTOS, referenceTensor } from './helpers/int8-reference.js';
 
-const PHOTOS = ['grace_hopper.bmp', 'kite_and_cold.jpg', 'owl.jpg', 'parrot.jpg'];
 /** Logits against the reference: measured at most 7 (v2 and tf2, kite_and_cold). */
 const MAX_LOGIT_LSB = 8;
-
-/** The reference's value of one tensor (the file's type, as signed or unsigned integers). */
-function referenceTensor(graph: Int8Graph, input: Uint8Array, wanted: number, type: 'uint8' | 'int8'): number[] {
-  const sg = graph.model.subgraphs[0]!;
-  const values = new Map<number, Int8Value>([[sg.inputs[0]!, graph.tensorValue(sg.inputs[0]!, input)]]);
-  for (const [index, op] of sg.operators.entries()) {
-    const out = graph.runOperator(index, values);
-    if (op.outputs[0] === wanted) return type === 'int8' ? Array.from(new Int8Array(out.buffer, out.byteOffset, out.length)) : Array.from(out);
-    values.set(op.outputs[0]!, graph.tensorValue(op.outputs[0]!, out));
-  }
-  throw new Error(`tensor ${wanted} is not computed`);
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
-}
-
-const argmax = (a: ArrayLike<number>) => Array.prototype.reduce.call(a, (best: number, v, i) => ((v as number) > a[best]! ? i : best), 0) as number;
-
-const photoPixels = async (photo: string, size: number) => (await decodeResized(imagePath(photo), size, 'none')).image.data;
 
 describe.runIf(requireShared())('the XNNPACK description of the shared models', () => {
   it('maps every operator up to the logits, with a leading QUANTIZE as an input shift', () => {
