@@ -6,7 +6,7 @@
 //   mobilenet-xnnpack DESCRIPTION THREADS
 //   → {"ready":true,...}              once the runtime is built
 //   input PATH   → {"ok":true}        the input tensor: exactly input_bytes bytes in the graph's type
-//   run K        → {"ns":[...]}       K runs, the wall time of each
+//   run K        → {"ns":[...],"median_ns":…,"p90_ns":…,"p99_ns":…}   K runs: the wall time of each
 //   output       → {"output":[...]}   the output tensor, as integers of its type
 //
 // Errors go to stderr, exit status 2 (a bad description or command) or 1 (XNNPACK failed).
@@ -20,6 +20,7 @@
 #define _POSIX_C_SOURCE 200809L  // clock_gettime
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,19 @@ static uint8_t* read_file(const char* path, size_t limit, size_t* size_out) {
   return bytes;
 }
 
+static int compare_u64(const void* a, const void* b) {
+  const uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x > y) - (x < y);
+}
+
+/** The p-quantile of sorted[0..n): the ceil(p·n)-th smallest (bench/timing.mjs's percentile). */
+static uint64_t quantile(const uint64_t* sorted, size_t n, double p) {
+  size_t rank = (size_t)ceil(p * (double)n);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return sorted[rank - 1];
+}
+
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -306,7 +320,8 @@ int main(int argc, char** argv) {
   uint8_t* input_data = calloc(input_bytes + XNN_EXTRA_BYTES, 1);
   uint8_t* output_data = calloc(output_bytes + XNN_EXTRA_BYTES, 1);
   uint64_t* times = malloc(MAX_RUNS * sizeof *times);
-  if (!input_data || !output_data || !times) fail(1, "out of memory");
+  uint64_t* sorted = malloc(MAX_RUNS * sizeof *sorted);
+  if (!input_data || !output_data || !times || !sorted) fail(1, "out of memory");
   const struct xnn_external_value externals[2] = {{0, input_data}, {1, output_data}};
   check(xnn_setup_runtime(runtime, 2, externals), "xnn_setup_runtime");
 
@@ -332,9 +347,12 @@ int main(int argc, char** argv) {
         check(xnn_invoke_runtime(runtime), "xnn_invoke_runtime");
         times[i] = now_ns() - start;
       }
+      memcpy(sorted, times, runs * sizeof *times);
+      qsort(sorted, runs, sizeof *sorted, compare_u64);
       fputs("{\"ns\":[", stdout);
       for (unsigned long i = 0; i < runs; i++) printf(i ? ",%" PRIu64 : "%" PRIu64, times[i]);
-      fputs("]}\n", stdout);
+      printf("],\"median_ns\":%" PRIu64 ",\"p90_ns\":%" PRIu64 ",\"p99_ns\":%" PRIu64 "}\n", quantile(sorted, runs, 0.5),
+             quantile(sorted, runs, 0.9), quantile(sorted, runs, 0.99));
     } else if (strcmp(line, "output") == 0) {
       fputs("{\"output\":[", stdout);
       for (size_t i = 0; i < output_bytes; i++) {
@@ -351,6 +369,7 @@ int main(int argc, char** argv) {
   xnn_delete_runtime(runtime);
   if (pool) pthreadpool_destroy(pool);
   xnn_deinitialize();
+  free(sorted);
   free(times);
   free(output_data);
   free(input_data);
