@@ -3,17 +3,25 @@
 // depthwise ones; int32 bias as the file has it), ADD → com.microsoft QLinearAdd, AVERAGE_POOL_2D /
 // MEAN over the whole map → com.microsoft QLinearGlobalAveragePool; a fused activation whose clamp
 // is narrower than the 8-bit type becomes a Clip (on the real files every ReLU6 output scale is
-// 6/255, so the type's own saturation is the clamp and no Clip is written). uint8 (TF1) files stay
-// uint8; int8 (TF2) files give int8 activations with per-channel weight scales.
+// 6/255, so the type's own saturation is the clamp and no Clip is written).
 //
-// The graph is the integer body of bench/quantized-graph.mjs: it takes `input`, NCHW, in the body's
-// input type (a leading QUANTIZE applied to the bytes beforehand) and gives `output` [1, classes], the
-// logits tensor flattened; ONNX has no integer SOFTMAX with TFLite's rounding, so the head stays out.
+// Activations are uint8, weights keep the file's type: uint8 (TF1) files as they are; an int8 (TF2)
+// file's activations become uint8 q + 128 with zero point + 128, the same integer arithmetic (every
+// operator sees the same q − zero point; clamps move by 128), weights stay int8 per-channel. That is
+// ONNX Runtime's fast x86 path (u8 activations × s8 weights) and what its own quantizer writes; with
+// int8 activations its QLinearConv measured 5× slower here.
+//
+// The graph is the integer body of bench/quantized-graph.mjs: it takes `input`, NCHW uint8 (a leading
+// QUANTIZE and the +128 applied to the bytes beforehand, see qlinearInput) and gives `output`
+// [1, classes], the logits flattened, uint8 (add `outputOffset` for the file's value); ONNX has no
+// integer SOFTMAX with TFLite's rounding, so the head stays out.
 import { DT, writeModel } from './onnx-proto.mjs';
-import { activationClamp, globalPoolChannels, perTensorQuant, quantizedBody, tflitePadding, typeRange } from './quantized-graph.mjs';
+import {
+  activationClamp, globalPoolChannels, perTensorQuant, quantizedBody, quantizedInput, tflitePadding, typeRange,
+} from './quantized-graph.mjs';
 import { TensorType } from '../dist/tflite/schema.js';
 
-export { QuantizedGraphError as QLinearExportError, quantizedInput as qlinearInput } from './quantized-graph.mjs';
+export { QuantizedGraphError as QLinearExportError } from './quantized-graph.mjs';
 
 const MS = 'com.microsoft';
 const OPERANDS = { CONV_2D: 3, DEPTHWISE_CONV_2D: 3, ADD: 2, AVERAGE_POOL_2D: 1, MEAN: 2 };
@@ -42,10 +50,17 @@ function depthwiseToC1hw(w, kh, kw, c) {
   return out;
 }
 
+/** The photo's uint8 NHWC bytes as the ONNX graph's uint8 input. */
+export function qlinearInput(exported, pixels) {
+  return quantizedInput(exported, pixels);
+}
+
+/** How far an activation's uint8 value here lies above the file's: 128 for int8 tensors. */
+const uint8Shift = (t) => (t.type === TensorType.INT8 ? 128 : 0);
+
 /**
- * The ONNX model of a .tflite file's integer body, and what the caller needs to feed it and read it.
- * @returns {{ onnx: Uint8Array, inputShape: number[], inputType: 'uint8' | 'int8', inputZeroPointShift: number,
- *   outputTensor: number, outputType: 'uint8' | 'int8', head: string[], nodes: Record<string, number> }}
+ * The ONNX model of a .tflite file's integer body, and what the caller needs to feed it and read it
+ * (types: onnx-qlinear-export.d.mts).
  */
 export function tfliteToQLinearOnnx(tfliteBytes, name) {
   const graph = quantizedBody(tfliteBytes, name);
@@ -64,14 +79,15 @@ export function tfliteToQLinearOnnx(tfliteBytes, name) {
     nodes.push({ name: `${output}_node`, op, inputs, outputs: [output], attrs, domain });
     return output;
   };
-  const int8Array = (t) => (t.type === TensorType.UINT8 ? Uint8Array : t.type === TensorType.INT8 ? Int8Array : fail(`tensor ${t.name}: not 8-bit`));
-  /** [scale, zero point] initializers of a per-tensor quantized activation, shared by its uses. */
+  const eightBit = (t) => t.type === TensorType.UINT8 || t.type === TensorType.INT8 || fail(`tensor ${t.name}: not an 8-bit integer`);
+  /** [scale, zero point] initializers of a per-tensor quantized activation (as uint8), shared by its uses. */
   const qparamsCache = new Map();
   const qparams = (index) => {
     if (!qparamsCache.has(index)) {
       const t = tensors[index];
       const { scale, zeroPoint } = perTensorQuant(t, fail);
-      qparamsCache.set(index, [constant('scale', [], Float32Array.of(scale)), constant('zp', [], int8Array(t).of(zeroPoint))]);
+      eightBit(t);
+      qparamsCache.set(index, [constant('scale', [], Float32Array.of(scale)), constant('zp', [], Uint8Array.of(zeroPoint + uint8Shift(t)))]);
     }
     return qparamsCache.get(index);
   };
@@ -101,7 +117,8 @@ export function tfliteToQLinearOnnx(tfliteBytes, name) {
       const perChannel = wq.scale.length > 1;
       if (perChannel && wq.quantizedDimension !== (depthwise ? 3 : 0)) fail(`${kind}: weights quantized along dimension ${wq.quantizedDimension}`);
       const raw = model.buffers[filter.buffer]?.data ?? fail(`${kind}: weights without data`);
-      const Weights = int8Array(filter);
+      eightBit(filter);
+      const Weights = filter.type === TensorType.UINT8 ? Uint8Array : Int8Array;
       const weights = new Weights(raw.buffer, raw.byteOffset, raw.length);
       const oihw = depthwise ? depthwiseToC1hw(weights, kh, kw, inC) : ohwiToOihw(weights, fo, kh, kw, fi);
       const wDims = depthwise ? [inC, 1, kh, kw] : [fo, fi, kh, kw];
@@ -130,8 +147,8 @@ export function tfliteToQLinearOnnx(tfliteBytes, name) {
     const [qmin, qmax] = activationClamp(activation, out, perTensorQuant(out, fail), fail);
     const [typeMin, typeMax] = typeRange(out);
     if (qmin !== typeMin || qmax !== typeMax) {
-      const Type = int8Array(out);
-      y = node('Clip', [y, constant('clip_min', [], Type.of(qmin)), constant('clip_max', [], Type.of(qmax))]);
+      const shift = uint8Shift(out);
+      y = node('Clip', [y, constant('clip_min', [], Uint8Array.of(qmin + shift)), constant('clip_max', [], Uint8Array.of(qmax + shift))]);
     }
     names.set(outIndex, y);
   }
@@ -140,12 +157,11 @@ export function tfliteToQLinearOnnx(tfliteBytes, name) {
   const classes = logits.shape.reduce((a, b) => a * b, 1);
   node('Flatten', [value(graph.outputTensor)], { axis: 1 });
   nodes[nodes.length - 1].outputs[0] = 'output';
-  const elemType = (t) => (t.type === TensorType.UINT8 ? DT.UINT8 : DT.INT8);
   const onnx = writeModel({
     nodes,
     initializers,
-    input: { name: 'input', dims: [1, c, h, w], elemType: elemType(inT) },
-    output: { name: 'output', dims: [1, classes], elemType: elemType(logits) },
+    input: { name: 'input', dims: [1, c, h, w], elemType: DT.UINT8 },
+    output: { name: 'output', dims: [1, classes], elemType: DT.UINT8 },
     opsets: { '': 13, [MS]: 1 },
   });
   const counts = {};
@@ -156,10 +172,10 @@ export function tfliteToQLinearOnnx(tfliteBytes, name) {
   return {
     onnx,
     inputShape: [1, c, h, w],
-    inputType: inT.type === TensorType.UINT8 ? 'uint8' : 'int8',
-    inputZeroPointShift: graph.inputZeroPointShift,
+    inputZeroPointShift: (graph.inputZeroPointShift + uint8Shift(inT)) % 256,
     outputTensor: graph.outputTensor,
     outputType: graph.outputType,
+    outputOffset: logits.type === TensorType.INT8 ? -128 : 0,
     head: graph.head,
     nodes: counts,
   };

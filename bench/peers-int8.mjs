@@ -7,7 +7,8 @@
 //   xnn_invoke_runtime, so they carry no JS or pipe overhead). Skipped, with the reason, when
 //   bench/setup.mjs could not build it (no libxnnpack-dev).
 // - ONNX Runtime QLinear: bench/onnx-qlinear-export.mjs (QLinearConv, QLinearAdd,
-//   QLinearGlobalAveragePool), uint8 NCHW input prepared outside the timed region.
+//   QLinearGlobalAveragePool; uint8 activations, the file's weights), uint8 NCHW input prepared
+//   outside the timed region.
 // - ours-int8: our integer engine, when the build has it (see the HOOK below).
 // - ours-fp32: our native fp32 engine on the same file (weights dequantized), for scale.
 //
@@ -36,8 +37,11 @@ export const INT8_MODELS = {
   v2: ['mobilenet_v2_1.0_224_quant', 'tf2_mobilenet_v2_1.0_224_ptq'],
   v1: ['mobilenet_v1_0.75_192_quant'],
 };
-/** XNNPACK against ORT on the logits: both round like each other; measured 0-1 LSB apart. */
-const MAX_PEER_LSB = 4;
+/**
+ * XNNPACK against ORT on the logits: measured 0 LSB apart on the uint8 files (both round a float
+ * product to nearest), up to 5 on the TF2 file; each is within 8 of the integer reference (bench/test).
+ */
+const MAX_PEER_LSB = 8;
 
 // ---- HOOK: ours-int8 ------------------------------------------------------------------------------
 // The integer engine (issue #10) is being built. When dist/engine/int8/index.js exports
@@ -99,13 +103,11 @@ async function startEngines(model, threads, ortOptions, oursInt8, log) {
     const session = await ort.InferenceSession.create(model.qlinear.onnx, ortOptions(threads));
     closers.push(() => session.release());
     const [, c, h, w] = model.qlinear.inputShape;
-    const ortFeeds = model.photos.map((photo) => {
-      const bytes = qlinearInput(model.qlinear, photo.pixels);
-      const typed = model.qlinear.inputType === 'int8' ? new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length) : bytes;
-      return { input: new ort.Tensor(model.qlinear.inputType, nhwcToNchw(typed, h, w, c), model.qlinear.inputShape) };
-    });
+    const ortFeeds = model.photos.map((photo) => ({
+      input: new ort.Tensor('uint8', nhwcToNchw(qlinearInput(model.qlinear, photo.pixels), h, w, c), model.qlinear.inputShape),
+    }));
     logits.ORT = [];
-    for (const feeds of ortFeeds) logits.ORT.push(Array.from((await session.run(feeds)).output.data));
+    for (const feeds of ortFeeds) logits.ORT.push(Array.from((await session.run(feeds)).output.data, (v) => v + model.qlinear.outputOffset));
     engines.push(jsEngine('ORT QLinear', () => session.run(ortFeeds[0])));
 
     if (oursInt8) {

@@ -2,8 +2,8 @@
 // must compute the shared quantized models as TFLite defines them: checked on the logits tensor (the
 // ONNX graph ends there) against the integer reference, bit-exact with TFLite's reference kernels.
 //
-// Measured (onnxruntime-node 1.30, AVX-512 machine): logits within 2-7 LSB of the reference, 40-80 %
-// differing, the same top-1 on every photo. ORT requantizes QLinearConv from a float product rounded
+// Measured (onnxruntime-node 1.30, AVX-512 machine): logits within 2-8 LSB of the reference, 40-80 %
+// differing, the same top-1 on every photo (the TF2 file as uint8 activations, int8 weights). ORT requantizes QLinearConv from a float product rounded
 // to nearest (MLAS), TFLite with a fixed-point multiplier and double rounding: 1 LSB apart at most
 // per operator, compounding through the network (on the uint8 files ORT gives the very numbers the
 // XNNPACK peer gives).
@@ -22,13 +22,13 @@ interface OrtSession {
   release(): Promise<void>;
 }
 interface Ort {
-  Tensor: new (type: 'uint8' | 'int8', data: Uint8Array | Int8Array, dims: number[]) => OrtTensor;
+  Tensor: new (type: 'uint8', data: Uint8Array, dims: number[]) => OrtTensor;
   InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> };
 }
 const ort = createRequire(import.meta.url)('onnxruntime-node') as Ort;
 
-/** Logits against the reference: measured at most 7 (v2 and tf2, kite_and_cold). */
-const MAX_LOGIT_LSB = 8;
+/** Logits against the reference: measured at most 8 (tf2, kite_and_cold), 7 on the uint8 files. */
+const MAX_LOGIT_LSB = 10;
 
 describe.runIf(requireShared())('the QLinear ONNX export of the shared quantized models', () => {
   it('writes QLinearConv, QLinearAdd and QLinearGlobalAveragePool, without Clip (the ReLU6 scales are 6/255)', () => {
@@ -36,9 +36,10 @@ describe.runIf(requireShared())('the QLinear ONNX export of the shared quantized
     const expected = { QLinearConv: 53, 'com.microsoft:QLinearAdd': 10, 'com.microsoft:QLinearGlobalAveragePool': 1, Flatten: 1 };
     expect(v2.nodes).toEqual(expected);
     expect(onnxOpCounts(v2.onnx)).toEqual(expected);
-    expect([v2.inputShape, v2.inputType, v2.outputType, v2.head]).toEqual([[1, 3, 224, 224], 'uint8', 'uint8', ['RESHAPE', 'SOFTMAX']]);
+    expect([v2.inputShape, v2.inputZeroPointShift, v2.outputType, v2.outputOffset, v2.head]).toEqual([[1, 3, 224, 224], 0, 'uint8', 0, ['RESHAPE', 'SOFTMAX']]);
+    // TF2: the int8 activations as uint8 + 128, so the leading QUANTIZE's −128 and the +128 cancel.
     const tf2 = tfliteToQLinearOnnx(new Uint8Array(readFileSync(modelPath('tf2_mobilenet_v2_1.0_224_ptq'))), 'tf2');
-    expect([tf2.inputType, tf2.inputZeroPointShift, tf2.outputType]).toEqual(['int8', -128, 'int8']);
+    expect([tf2.inputZeroPointShift, tf2.outputType, tf2.outputOffset]).toEqual([0, 'int8', -128]);
     expect(() => tfliteToQLinearOnnx(new Uint8Array(16), 'tiny.tflite')).toThrow(/tiny\.tflite/);
     expect(QLinearExportError).toBeDefined();
   });
@@ -54,10 +55,9 @@ describe.runIf(requireShared())('the QLinear ONNX export of the shared quantized
         const report: string[] = [];
         for (const photo of PHOTOS) {
           const pixels = await photoPixels(photo, h);
-          const input = qlinearInput(exported, pixels);
-          const typed = exported.inputType === 'int8' ? new Int8Array(input.buffer, input.byteOffset, input.length) : input;
-          const result = await session.run({ input: new ort.Tensor(exported.inputType, nhwcToNchw(typed, h, w, c), exported.inputShape) });
-          const theirs = result.output!.data;
+          const input = nhwcToNchw(qlinearInput(exported, pixels), h, w, c);
+          const result = await session.run({ input: new ort.Tensor('uint8', input, exported.inputShape) });
+          const theirs = Array.from(result.output!.data, (v) => v + exported.outputOffset);
           const ours = referenceTensor(graph, pixels, exported.outputTensor, exported.outputType);
           const max = maxAbsDiff(ours, theirs);
           report.push(`${photo} ${max}`);
