@@ -1,7 +1,11 @@
 // Peer benchmark: our native backend against ONNX Runtime (CPU EP) on exactly the same network and
-// weights (bench/onnx-export.mjs turns our plan into an ONNX model).
+// weights (bench/onnx-export.mjs turns our plan into an ONNX model): the fp32 section, below. The
+// integer section (bench/peers-int8.mjs) times the quantized files on XNNPACK, ONNX Runtime's
+// QLinear ops, our int8 engine and our fp32 one, with ratios to XNNPACK.
 //
-//   npm run bench:peers -- [--runs 200] [--warmup 20] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]
+//   npm run bench:peers -- [--precision fp32|int8|all] [--int8] [--runs 200] [--warmup 20] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]
+//
+// --precision (default all) picks the sections; --int8 is --precision int8.
 //
 // Models: MobileNet v2 1.0 224 with the real weights of ../shared/models/mobilenet_v2_1.0_224_quant
 // (dequantized to fp32 by our reader; random weights if ../shared is missing) and MobileNet v1 1.0
@@ -38,6 +42,8 @@ import { seededRandom } from '../dist/model/random-model.js';
 import { loadTfliteFile } from '../dist/tflite/index.js';
 import { describeOnnx, nhwcToNchw, onnxOpCounts, planToOnnx } from './onnx-export.mjs';
 import { cpuModel } from './machine.mjs';
+import { int8Section, int8Table, INT8_MODELS } from './peers-int8.mjs';
+import { otherLoadMeter, percentile, settle, settleStats } from './timing.mjs';
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
@@ -50,6 +56,8 @@ const TOLERANCE = 1e-3;
 
 const { values: args } = parseArgs({
   options: {
+    precision: { type: 'string', default: 'all' },
+    int8: { type: 'boolean', default: false },
     runs: { type: 'string', default: '200' },
     warmup: { type: 'string', default: '20' },
     arch: { type: 'string' },
@@ -70,7 +78,7 @@ const WARMUP = Number(args.warmup);
 const THREADS = args.threads.split(',').map(Number);
 const BLOCK = Number(args.block);
 if (!(RUNS > 0) || !(WARMUP >= 0) || !(BLOCK >= 1) || THREADS.some((t) => !(t >= 1))) {
-  console.error('usage: node bench/peers.mjs [--runs N] [--warmup N] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]');
+  console.error('usage: node bench/peers.mjs [--precision fp32|int8|all] [--int8] [--runs N] [--warmup N] [--arch v1|v2] [--threads 1,2] [--ort-spin on|off] [--settle on|off] [--block N] [--json]');
   process.exit(2);
 }
 for (const flag of ['ort-spin', 'settle']) {
@@ -80,6 +88,11 @@ for (const flag of ['ort-spin', 'settle']) {
   }
 }
 const SETTLE = args.settle === 'on';
+const PRECISION = args.int8 ? 'int8' : args.precision;
+if (!['fp32', 'int8', 'all'].includes(PRECISION) || (args.int8 && args.precision !== 'all' && args.precision !== 'int8')) {
+  console.error(`--precision must be fp32, int8 or all (--int8 is --precision int8), got ${args.precision}`);
+  process.exit(2);
+}
 if (args.arch && args.arch !== 'v1' && args.arch !== 'v2') {
   console.error(`--arch must be v1 or v2, got ${args.arch}`);
   process.exit(2);
@@ -144,60 +157,6 @@ async function optimizedOps(onnx) {
   }
 }
 
-// Waits until this process is idle: its CPU time over a SETTLE_WINDOW_MS window (the JS thread
-// asleep in a timer) under SETTLE_IDLE of one core, i.e. no engine thread is spinning any more.
-// Gives up after SETTLE_MAX_MS (then counted as a timeout: another thread of ours never went idle).
-const SETTLE_WINDOW_MS = 5;
-const SETTLE_IDLE = 0.2;
-const SETTLE_MAX_MS = 1000;
-const settleStats = { blocks: 0, waitedMs: 0, maxMs: 0, timeouts: 0 };
-const sleep = (msec) => new Promise((done) => setTimeout(done, msec));
-async function settle() {
-  const start = performance.now();
-  for (;;) {
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    await sleep(SETTLE_WINDOW_MS);
-    const cpu = process.cpuUsage(cpu0);
-    const now = performance.now();
-    if ((cpu.user + cpu.system) / 1000 < SETTLE_IDLE * (now - wall0)) break;
-    if (now - start > SETTLE_MAX_MS) {
-      settleStats.timeouts++;
-      break;
-    }
-  }
-  const waited = performance.now() - start;
-  settleStats.blocks++;
-  settleStats.waitedMs += waited;
-  settleStats.maxMs = Math.max(settleStats.maxMs, waited);
-}
-
-// CPU used by other processes while a row was measured: the machine's busy time (/proc/stat, in
-// USER_HZ ticks) minus this process's own, in cores; and the hypervisor's steal time. Linux only
-// (null elsewhere). A tail that comes with other load is the machine's, not the engine's.
-function machineTicks() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] ?? 0 };
-  } catch {
-    return null;
-  }
-}
-function otherLoadMeter() {
-  const ticks0 = machineTicks(), cpu0 = process.cpuUsage(), wall0 = performance.now();
-  return () => {
-    const ticks = machineTicks();
-    if (ticks0 === null || ticks === null) return null;
-    const wallS = (performance.now() - wall0) / 1000, own = process.cpuUsage(cpu0);
-    const hz = 100; // USER_HZ: 100 on every Linux architecture Node runs on
-    return {
-      otherCores: Math.max(0, ((ticks.busy - ticks0.busy) / hz - (own.user + own.system) / 1e6) / wallS),
-      stealCores: (ticks.steal - ticks0.steal) / hz / wallS,
-    };
-  };
-}
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 const ms = (ns) => Number(ns) / 1e6;
 
 function maxAbsDiff(a, b) {
@@ -209,8 +168,8 @@ function maxAbsDiff(a, b) {
 
 const argmax = (a) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
 
-async function main() {
-  const loadBefore = loadavg()[0];
+/** The fp32 section: rows of ours against ORT on the same plan. */
+async function fp32Section() {
   const rows = [];
   const notes = [];
   let isa = 'unknown';
@@ -307,6 +266,25 @@ async function main() {
     }
   }
 
+  return { rows, notes, isa };
+}
+
+async function main() {
+  const loadBefore = loadavg()[0];
+  const fp32 = PRECISION === 'int8' ? { rows: [], notes: [], isa: 'unknown' } : await fp32Section();
+  let int8 = { rows: [], notes: [] };
+  if (PRECISION !== 'fp32') {
+    if (existsSync(join(SHARED, 'models')) && existsSync(IMAGES_DIR)) {
+      const models = args.arch ? INT8_MODELS[args.arch] : [...INT8_MODELS.v2, ...INT8_MODELS.v1];
+      int8 = await int8Section({
+        models, shared: SHARED, threads: THREADS, runs: RUNS, warmup: WARMUP, block: BLOCK, settle: SETTLE, ortOptions, log,
+      });
+    } else {
+      int8.notes.push(`integer section skipped: ${SHARED} (the quantized models and photos) is missing`);
+    }
+  }
+  const { rows, notes } = fp32;
+  const isa = fp32.isa !== 'unknown' ? fp32.isa : int8.isa ?? 'unknown';
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'));
   const env = {
     cpu: cpuModel(),
@@ -325,7 +303,7 @@ async function main() {
     loadAverage: { before: loadBefore, after: loadavg()[0] },
   };
   if (args.json) {
-    console.log(JSON.stringify({ env, rows, graphs: notes }, null, 2));
+    console.log(JSON.stringify({ env, rows, graphs: notes, int8: int8.rows, int8Notes: int8.notes }, null, 2));
     return;
   }
   const f = (x) => x.toFixed(2);
@@ -334,19 +312,30 @@ async function main() {
     ? 'alternating run by run'
     : `alternating in blocks of ${BLOCK} (each after 1 untimed run)`;
   const settled = SETTLE
-    ? `each block after both engines' threads went idle (mean wait ${env.settle.meanMs.toFixed(1)} ms, max ${env.settle.maxMs.toFixed(1)} ms`
+    ? `each block after every engine's threads went idle (mean wait ${env.settle.meanMs.toFixed(1)} ms, max ${env.settle.maxMs.toFixed(1)} ms`
       + `${env.settle.timeouts ? `, ${env.settle.timeouts} timeouts` : ''})`
     : 'blocks back to back (--settle off)';
   console.log(`${RUNS} timed runs per engine, ${protocol}, ${settled}, after ${WARMUP} warm-up runs each; latencies in ms; `
     + `ORT spin-wait ${env.ortSpin}; 1-min load average ${env.loadAverage.before.toFixed(2)} before, ${env.loadAverage.after.toFixed(2)} after.`);
   for (const n of notes) console.log(`${n.model}: weights ${n.weights}`);
-  console.log('');
-  console.log('| model | threads | ours median | ours p90 | ours p99 | ours p90/median | ORT median | ORT p90 | ORT p99 | ORT p90/median | ours/ORT (median) | other load |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const other = (r) => (r.otherCores === null ? 'n/a' : `${r.otherCores.toFixed(2)}${r.stealCores >= 0.005 ? ` + steal ${r.stealCores.toFixed(2)}` : ''}`);
-  for (const r of rows) {
-    console.log(`| ${r.model} | ${r.threads} | ${f(r.oursMedianMs)} | ${f(r.oursP90Ms)} | ${f(r.oursP99Ms)} | ${f(r.oursTail)} `
-      + `| ${f(r.ortMedianMs)} | ${f(r.ortP90Ms)} | ${f(r.ortP99Ms)} | ${f(r.ortTail)} | ${r.ratio.toFixed(2)} | ${other(r)} |`);
+  if (rows.length) {
+    console.log('');
+    console.log('| model | threads | ours median | ours p90 | ours p99 | ours p90/median | ORT median | ORT p90 | ORT p99 | ORT p90/median | ours/ORT (median) | other load |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      console.log(`| ${r.model} | ${r.threads} | ${f(r.oursMedianMs)} | ${f(r.oursP90Ms)} | ${f(r.oursP99Ms)} | ${f(r.oursTail)} `
+        + `| ${f(r.ortMedianMs)} | ${f(r.ortP90Ms)} | ${f(r.ortP99Ms)} | ${f(r.ortTail)} | ${r.ratio.toFixed(2)} | ${other(r)} |`);
+    }
+  }
+  if (PRECISION !== 'fp32') {
+    console.log('');
+    console.log('Integer section: the shared quantized files, real weights; XNNPACK and ORT QLinear end at the logits, ours run the whole graph.');
+    for (const note of int8.notes) console.log(note);
+    if (int8.rows.length) {
+      console.log('');
+      console.log(int8Table(int8.rows));
+    }
   }
   console.log('');
   console.log('other load: cores used by other processes (and hypervisor steal) while the row was measured; '

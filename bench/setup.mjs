@@ -1,10 +1,12 @@
 // Installs the benchmark peers (bench/package.json: onnxruntime-node) into bench/node_modules on
 // first use, so that users of the classifier never download them. --ignore-scripts: the CPU build of
 // onnxruntime-node ships inside its npm package; its install script only fetches GPU extras from a
-// host outside the npm registry.
+// host outside the npm registry. Then builds the XNNPACK peer (bench/xnnpack) when XNNPACK is
+// installed; without it that peer's rows are skipped, with the reason.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildXnnpackPeer } from './xnnpack/build.mjs';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 if (!existsSync(new URL('node_modules/onnxruntime-node/package.json', import.meta.url))) {
@@ -20,3 +22,6 @@ if (!existsSync(new URL('node_modules/onnxruntime-node/package.json', import.met
     process.exit(1);
   }
 }
+
+const xnnpack = buildXnnpackPeer();
+if (!xnnpack.built) process.stderr.write(`bench: the XNNPACK peer is skipped: ${xnnpack.reason}\n`);

@@ -29,10 +29,17 @@ export function fnv1a(bytes: Uint8Array): string {
   return h.toString(16).padStart(8, '0');
 }
 
-interface Value {
+/** A tensor in the storage domain (quantize.ts), with its type in the file and its quantization. */
+export interface Int8Value {
   data: Int8Array;
   type: QuantType;
   quant: TensorQuant;
+}
+type Value = Int8Value;
+
+/** A value's bytes in the file's own type: uint8, or int8 two's complement. */
+function fileBytes(v: Value): Uint8Array {
+  return v.type === 'uint8' ? storageToUint8(v.data) : new Uint8Array(v.data.slice().buffer);
 }
 
 export interface Int8RunResult {
@@ -119,14 +126,29 @@ export class Int8Graph {
       const v = this.runOp(name, op, values);
       values.set(out.index, v);
       opNames.push(name);
-      hashes.push(fnv1a(v.type === 'uint8' ? storageToUint8(v.data) : new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.length)));
+      hashes.push(fnv1a(fileBytes(v)));
     }
-    const last = values.get(sg.outputs[0]!)!;
-    const output = last.type === 'uint8' ? storageToUint8(last.data) : new Uint8Array(last.data.slice().buffer);
-    return { opNames, hashes, output };
+    return { opNames, hashes, output: fileBytes(values.get(sg.outputs[0]!)!) };
   }
 
-  private runOp(name: string, op: Operator, values: Map<number, Value>): Value {
+  /** Tensor `index` of the graph holding `bytes` in the file's type (uint8, or int8 two's complement). */
+  tensorValue(index: number, bytes: Uint8Array): Int8Value {
+    const t = this.model.subgraphs[0]!.tensors[index]!;
+    const type = quantType(t);
+    return {
+      data: type === 'uint8' ? uint8ToStorage(bytes) : new Int8Array(bytes.slice().buffer),
+      type,
+      quant: tensorQuant(t),
+    };
+  }
+
+  /** Operator `index` alone, on the input tensors in `values`; its output in the file's type. */
+  runOperator(index: number, values: ReadonlyMap<number, Int8Value>): Uint8Array {
+    const op = this.model.subgraphs[0]!.operators[index]!;
+    return fileBytes(this.runOp(this.model.operatorCodes[op.opcodeIndex]!.name, op, values));
+  }
+
+  private runOp(name: string, op: Operator, values: ReadonlyMap<number, Value>): Value {
     const sg = this.model.subgraphs[0]!;
     const t = (i: number) => sg.tensors[op.inputs[i]!]!;
     const get = (i: number) => {
