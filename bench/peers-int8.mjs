@@ -9,7 +9,7 @@
 // - ONNX Runtime QLinear: bench/onnx-qlinear-export.mjs (QLinearConv, QLinearAdd,
 //   QLinearGlobalAveragePool; uint8 activations, the file's weights), uint8 NCHW input prepared
 //   outside the timed region.
-// - ours-int8: our integer engine, when the build has it (see the HOOK below).
+// - ours-int8: our integer engine (createEngine with precision 'int8', the native backend).
 // - ours-fp32: our native fp32 engine on the same file (weights dequantized), for scale.
 //
 // The peers end at the logits (neither has TFLite's integer SOFTMAX; a 1001-element softmax costs a
@@ -43,18 +43,6 @@ export const INT8_MODELS = {
  */
 const MAX_PEER_LSB = 8;
 
-// ---- HOOK: ours-int8 ------------------------------------------------------------------------------
-// The integer engine (issue #10) is being built. When dist/engine/int8/index.js exports
-// createInt8Engine, its rows are measured; until then they read "n/a". Assumed signature, to adapt
-// to the final one here and nowhere else:
-//   createInt8Engine(tfliteBytes: Uint8Array, { threads, name }) → { plan: QPlan, backend: Int8Backend }
-// (src/engine/int8/plan.ts, backend.ts): backend.run takes the input in the storage domain (uint8
-// q − 128, as an Int8Array) and resolves to the output bytes in the same domain.
-async function loadOursInt8() {
-  const module = await import('../dist/engine/int8/index.js').catch(() => null);
-  return typeof module?.createInt8Engine === 'function' ? module.createInt8Engine : null;
-}
-
 const argmax = (a) => {
   let best = 0;
   for (let i = 1; i < a.length; i++) if (a[i] > a[best]) best = i;
@@ -82,7 +70,7 @@ function jsEngine(name, runOnce) {
 }
 
 /** The engines on one model at one thread count, checked on every photo, ready to time on the first. */
-async function startEngines(model, threads, ortOptions, oursInt8, log) {
+async function startEngines(model, threads, ortOptions, log) {
   const closers = [];
   const engines = [];
   const logits = {}; // engine name → per-photo output, for the agreement check
@@ -110,16 +98,16 @@ async function startEngines(model, threads, ortOptions, oursInt8, log) {
     for (const feeds of ortFeeds) logits.ORT.push(Array.from((await session.run(feeds)).output.data, (v) => v + model.qlinear.outputOffset));
     engines.push(jsEngine('ORT QLinear', () => session.run(ortFeeds[0])));
 
-    if (oursInt8) {
-      const { backend } = oursInt8(model.bytes, { threads, name: model.name });
-      closers.push(() => backend.dispose());
-      const inputs = model.photos.map((photo) => Int8Array.from(photo.pixels, (p) => p - 128));
-      logits['ours-int8'] = [];
-      for (const input of inputs) logits['ours-int8'].push(Array.from(await backend.run(input)));
-      engines.push(jsEngine('ours-int8', () => backend.run(inputs[0])));
-    }
+    // Ours in int8: the pixels quantized through the model's input table (for these uint8-input files,
+    // the bytes themselves), the whole graph run; the probabilities rank as the logits do.
+    const { backend: int8 } = createEngine(model.spec, { backend: 'native', threads, precision: 'int8' });
+    closers.push(() => int8.dispose());
+    const inputs = model.photos.map((photo) => int8.quantizePixels(photo.pixels));
+    logits['ours-int8'] = [];
+    for (const input of inputs) logits['ours-int8'].push(Array.from(await int8.runQuantized(input)));
+    engines.push(jsEngine('ours-int8', () => int8.runQuantized(inputs[0])));
 
-    const { backend: fp32 } = createEngine(model.spec, { backend: 'native', threads });
+    const { backend: fp32 } = createEngine(model.spec, { backend: 'native', threads, precision: 'fp32' });
     closers.push(() => fp32.dispose());
     if (fp32.name !== 'native') throw new Error('the native addon is not available (run npm run build:native)');
     engines.push(jsEngine('ours-fp32', () => fp32.run(model.photos[0].float)));
@@ -146,9 +134,7 @@ async function startEngines(model, threads, ortOptions, oursInt8, log) {
  * engine's).
  */
 export async function int8Section({ models, shared, threads: threadCounts, runs, warmup, block, settle: settleOn, ortOptions, log }) {
-  const oursInt8 = await loadOursInt8();
   const notes = [];
-  if (!oursInt8) notes.push('ours-int8: n/a (dist/engine/int8 has no createInt8Engine yet; see the HOOK in bench/peers-int8.mjs)');
   if (!xnnpackBuilt()) notes.push('XNNPACK: skipped (not built: bench/setup.mjs builds it when libxnnpack-dev and libpthreadpool-dev are installed)');
   const photoNames = readdirSync(join(shared, 'images')).filter((f) => /\.(bmp|jpe?g|png)$/i.test(f)).sort();
   const rows = [];
@@ -168,7 +154,7 @@ export async function int8Section({ models, shared, threads: threadCounts, runs,
       + `${model.xnnpack ? `; XNNPACK nodes ${JSON.stringify(model.xnnpack.nodes)}` : ''}; peers end before ${model.qlinear.head.join(', ')}`);
 
     for (const threads of threadCounts) {
-      const { engines, isa: fp32Isa, close } = await startEngines(model, threads, ortOptions, oursInt8, log);
+      const { engines, isa: fp32Isa, close } = await startEngines(model, threads, ortOptions, log);
       isa = fp32Isa;
       try {
         for (let i = 0; i < warmup; i++) for (const engine of engines) await engine.block(1);

@@ -175,7 +175,7 @@ async function fp32Section() {
   let isa = 'unknown';
   for (const model of await models()) {
     log(`== ${model.name}: weights ${model.weights}`);
-    const probe = createEngine(model.spec, { backend: 'native', threads: 1 });
+    const probe = createEngine(model.spec, { backend: 'native', threads: 1, precision: 'fp32' });
     if (probe.backend.name !== 'native') throw new Error('the native addon is not available (run npm run build:native)');
     const plan = probe.plan;
     probe.backend.dispose();
@@ -192,7 +192,7 @@ async function fp32Section() {
     }));
 
     for (const threads of THREADS) {
-      const { backend } = createEngine(model.spec, { backend: 'native', threads });
+      const { backend } = createEngine(model.spec, { backend: 'native', threads, precision: 'fp32' });
       isa = backend.isa;
       const session = await ort.InferenceSession.create(onnx, ortOptions(threads));
       try {
