@@ -168,3 +168,16 @@ describe('mobilenet bench', () => {
     expect(result.stdout).toMatch(/^memory +activations [\d.]+ MiB, peak RSS [\d.]+ MiB$/m);
   }, 60_000);
 });
+
+describe('mobilenet --version', () => {
+  it('prints the package version, as -V does, and --help still lists the commands', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await mobilenet([flag]);
+      expect(result).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+    const help = await mobilenet(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['classify', 'label', 'embed', 'bench', 'models', 'inspect']) expect(help.stdout).toContain(command);
+  });
+});
