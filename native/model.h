@@ -12,12 +12,13 @@
 
 #include "isa.h"
 #include "ops/ops.h"
+#include "runner.h"
 #include "thread_pool.h"
 
 
 namespace mn {
 
-class Model {
+class Model : public Runner {
  public:
   // Parses and validates `plan` (throws Napi::Error naming the step on any inconsistency, on sizes
   // that overflow or exceed the limits — 1 GiB of activations, 1 GiB of packed weights — and on a
@@ -26,17 +27,18 @@ class Model {
   // none is left running then).
   Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads);
 
-  // input: inputSize() floats; output: outputSize() floats. Not reentrant: one call at a time.
-  // stepMillis, when given, receives the wall time of each step (stepCount() values).
-  void run(const float* input, float* output, double* stepMillis = nullptr);
+  // input: inputSize() floats; output: outputSize() floats (Runner::run).
+  void run(const void* input, void* output, double* stepMillis) override;
 
-  size_t stepCount() const { return steps_.size(); }
+  size_t stepCount() const override { return steps_.size(); }
   size_t inputSize() const { return inputH_ * inputW_ * inputC_; }
   size_t outputSize() const { return outputSize_; }
-  size_t arenaBytes() const { return arena_.size() * sizeof(float); }
-  size_t scratchBytes() const { return scratchBytes_; }
-  size_t threads() const { return pool_->size(); }
-  const char* isa() const { return kernels_->name; }
+  size_t inputBytes() const override { return inputSize() * sizeof(float); }
+  size_t outputBytes() const override { return outputSize_ * sizeof(float); }
+  size_t arenaBytes() const override { return arena_.size() * sizeof(float); }
+  size_t scratchBytes() const override { return scratchBytes_; }
+  size_t threads() const override { return pool_->size(); }
+  const char* isa() const override { return kernels_->name; }
 
  private:
   const Kernels* kernels_;
