@@ -48,12 +48,21 @@ enum : size_t { kQHeaderBytesPerChannel = 4 * 4 + 3 * 8 };
 //   S16:     int16 w - w_zp (always fits), signed x. bias = b - x_zp * Σ(w - w_zp); no rowcorr.
 enum class QGemmFormat : uint8_t { S8Xor, S8, S16 };
 
-// Depthwise weights, 9 taps of w - w_zp per channel (int16 always fits):
-//   I16:    int16 values;
-//   I16Z32: one int32 per weight whose low half is the int16 value and whose high half is 0
-//           (multiplied against sign-extended int32 inputs by vpmaddwd / vpdpwssd).
-// bias = b - x_zp * Σ_t (w_t - w_zp): taps outside the image read the input zero point.
-enum class QDwFormat : uint8_t { I16, I16Z32 };
+// Depthwise weights (w' = w - w_zp per tap; int16 always holds it) and the rows the 3x3 kernel
+// reads. Before the kernel runs, each input row is "built" into the layout its table wants, padded
+// with the input zero point, so that the kernel needs no bounds and x_zp can sit in the bias:
+//   I16, I16Z32 (Padded rows): the input row with pixels of the pad value around it; output pixel
+//     x reads built pixels x * stride + {0, 1, 2}. Weights: 9 taps x cb int16 (I16), or one int32
+//     per weight whose low half is the int16 value and high half 0 (I16Z32: multiplied against
+//     sign-extended int32 inputs by vpmaddwd / vpdpwssd). bias = b - x_zp * Σ_t w'_t.
+//   S8Taps4 (Taps4 rows, built by the table's dw_build): per output pixel x and channel c the
+//     4 bytes (x(p, c) ^ 0x80 for p = x*stride - pad_left + {0, 1, 2}, then 0): one vpdpbusd per
+//     kernel row multiplies them by 4 int8 weights (w'(ky, 0..2), 0). Channels are padded to a
+//     multiple of 16; a pixel's 4 * that many bytes hold channels 16v..16v+15 in 64-byte vector v.
+//     Weights per 16-channel block: `sets` (1-3) x 3 kernel rows x 64 bytes, the int8 parts of w'
+//     summing to it (one set when every w' fits int8; the uint8 files' w' needs two, rarely three).
+//     bias = b - (128 + x_zp) * Σ_t w'_t.
+enum class QDwFormat : uint8_t { I16, I16Z32, S8Taps4 };
 
 // C[m x n] = out(requant(bias + rowcorr[i] + Σ_p w[j][p] * x[i][p])), int8.
 // A rows are a_stride bytes apart; the kernel may read up to 3 bytes past a row's k values (their
@@ -67,13 +76,17 @@ typedef void (*QGemmFn)(size_t m, size_t n, size_t k, const int8_t* a, size_t a_
 typedef void (*QRowSumFn)(size_t m, size_t k, const int8_t* a, size_t a_stride, int32_t mult,
                           int32_t* out);
 
-// One output row of a 3x3 depthwise convolution over `channels` channels (NHWC). rows[ky] points at
-// the input pixel that tap (ky, 0) of output pixel 0 reads; output pixel x reads pixels
-// x * stride + {0, 1, 2} of each row. No bounds: the caller hands padded rows where needed.
-// Packed in blocks of `cb` channels, w_stride bytes apart: [header][9 taps (ky*3+kx) x cb weights].
-// The kernel may read past the last channel of a pixel (weights there are zero).
+// One output row of a 3x3 depthwise convolution over `channels` channels (NHWC) from three built
+// rows (see QDwFormat; stride matters for Padded rows only). Packed in blocks of `cb` channels,
+// w_stride bytes apart: [header][weights]. The kernel may read past the last channel of a pixel
+// (weights there are zero).
 typedef void (*QDw3x3Fn)(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
                          const void* w, size_t w_stride, int8_t* out, const QOut* q);
+
+// Builds the Taps4 row of input row `in` (in_w pixels x channels; nullptr: a row of pad values
+// above or below the image) for out_w output pixels.
+typedef void (*QDwBuildFn)(const int8_t* in, size_t in_w, size_t stride, size_t pad_left,
+                           size_t out_w, size_t channels, int8_t pad, int8_t* out);
 
 // One scalar requantization, in the header's form (see above).
 struct QRequant {
@@ -105,6 +118,7 @@ struct QKernels {
   QGemmFn gemm;
   QRowSumFn rowsum;     // nullptr when gemm_format is S16
   QDw3x3Fn dw3x3;
+  QDwBuildFn dw_build;  // S8Taps4 only (Padded rows are built by generic code)
   QAddFn add;
 };
 
@@ -125,6 +139,7 @@ void qgemm_avx512vnni(size_t, size_t, size_t, const int8_t*, size_t, const void*
 void qrowsum_avx512vnni(size_t, size_t, const int8_t*, size_t, int32_t, int32_t*);
 void qdw3x3_avx512vnni(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
                        const QOut*);
+void qdw_build_avx512vnni(const int8_t*, size_t, size_t, size_t, size_t, size_t, int8_t, int8_t*);
 void qadd_avx512vnni(size_t, const int8_t*, const int8_t*, int8_t*, const QAddParams*);
 
 void qgemm_neon(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,

@@ -84,13 +84,13 @@ QAddParams read_add(const PlanReader& r, const Napi::Object& o) {
   return p;
 }
 
-// One part of the packed block: a GEMM's panels, a depthwise's blocks or raw weights, or a pad
-// row. Packed on the model's threads once the block is allocated; units are panels / blocks.
+// One part of the packed block: a GEMM's panels, a depthwise's blocks or raw weights. Packed on
+// the model's threads once the block is allocated; units are panels / blocks.
 struct PackJob {
-  enum Kind : uint8_t { Gemm, Dw, DwRaw, PadRow };
-  Kind kind = PadRow;
+  enum Kind : uint8_t { Gemm, Dw, DwRaw };
+  Kind kind = Gemm;
   QConvSrc src;
-  int8_t pad = 0;
+  size_t sets = 1;  // Dw: weight sets (qdw_sets)
   size_t bytes = 0, units = 1;
   const uint8_t** target = nullptr;  // the step's pointer to this part
   uint8_t* at = nullptr;
@@ -112,13 +112,10 @@ void pack(ThreadPool& pool, const QKernels& kt, std::vector<PackJob>& jobs) {
           qpack_gemm_panels(kt, job.src, job.at, u0, u1);
           break;
         case PackJob::Dw:
-          qpack_dw_blocks(kt, job.src, job.at, u0, u1);
+          qpack_dw_blocks(kt, job.src, job.sets, job.at, u0, u1);
           break;
         case PackJob::DwRaw:
           qpack_dw_raw(job.src, job.at);
-          break;
-        case PackJob::PadRow:
-          std::memset(job.at, job.pad, job.bytes);
           break;
       }
       begin = first[j] + u1;
@@ -186,8 +183,11 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
     part->pad = (int8_t)src.inputZero;
     part->out = out;
     if (kernel == 3) {
-      part->wStride = qdw_block_bytes(kt);
-      addJob(rr, PackJob::Dw, checked_mul(qdw_blocks(kt, src.n), part->wStride), qdw_blocks(kt, src.n), &part->w).src = src;
+      const size_t sets = qdw_sets(kt, src);
+      part->wStride = qdw_block_bytes(kt, sets);
+      PackJob& job = addJob(rr, PackJob::Dw, checked_mul(qdw_blocks(kt, src.n), part->wStride), qdw_blocks(kt, src.n), &part->w);
+      job.src = src;
+      job.sets = sets;
     } else {
       addJob(rr, PackJob::DwRaw, qdw_raw_bytes(kernel, src.n), 1, &part->w).src = src;
     }
@@ -222,11 +222,12 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         s.op = QOpType::Depthwise;
         s.kernel = r.uint(o, "kernel", 1);
         read_spatial(r, o, s.kernel, &s);
-        s.inC = s.outC = r.uint(o, "channels", 1);
+        s.inC = s.expandC = s.outC = r.uint(o, "channels", 1);
         const QConvSrc src = read_conv(r, o, s.inC, r.mul({s.kernel, s.kernel}), &out);
         dw(r, src, out, s.kernel, &s.dw);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.inC});
+        if (s.kernel == 3) qplan_bottleneck(kt, &s);
       } else if (op == "pointwise") {
         s.op = QOpType::Pointwise;
         s.inH = s.outH = r.uint(o, "h", 1);
@@ -245,6 +246,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         outSize = s.outC;
       } else if (op == "bottleneck") {
         s.op = QOpType::Bottleneck;
+        s.hasProject = true;
         PlanReader rd(env, at + " (bottleneck depthwise)");
         const Napi::Object d = r.object(o, "depthwise");
         s.kernel = rd.uint(d, "kernel", 1);
@@ -280,7 +282,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.outC});
         r.mul({s.inW, s.expandC, s.outH, 3});  // bounds the band buffers
-        qplan_bottleneck(&s);
+        qplan_bottleneck(kt, &s);
       } else if (op == "avgpool" || op == "mean") {
         s.inH = r.uint(o, "h", 1);
         s.inW = r.uint(o, "w", 1);
@@ -329,8 +331,6 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
       check_range(r, s.input, inSize, arenaBytes_, "input", "arenaBytes");
       check_range(r, s.output, outSize, arenaBytes_, "output", "arenaBytes");
       if (s.input < s.output + outSize && s.output < s.input + inSize) r.fail("output overlaps input");
-      const size_t padRow = qpad_row_bytes(s);
-      if (padRow != 0) addJob(r, PackJob::PadRow, padRow, 1, &s.dw.padRow).pad = s.dw.pad;
       const size_t scratch = qscratch_bytes(kt, s, threads);
       maxScratch = scratch > maxScratch ? scratch : maxScratch;
     } catch (const SizeOverflow&) {

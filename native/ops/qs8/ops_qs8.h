@@ -34,22 +34,22 @@ struct QGemmPart {
   QOut out{};
 };
 
-// A packed 3x3 depthwise (or, for other kernel sizes, its raw form: see run_depthwise).
+// A packed 3x3 depthwise (or, for other kernel sizes, its raw form: see qrun_depthwise).
 struct QDwPart {
   size_t channels = 0;
   const uint8_t* w = nullptr;  // blocks, wStride bytes apart
   size_t wStride = 0;
-  int8_t pad = 0;                 // the input zero point: what taps outside the image read
-  const uint8_t* padRow = nullptr;  // >= inW * channels bytes of `pad` (rows above / below the image)
+  int8_t pad = 0;  // the input zero point: what taps outside the image read
   QOut out{};
 };
 
 // One resolved step. Field use per op:
 //  conv2d:     inH inW outH outW stride padTop padLeft kernel inC outC gemm0 pad (input zero point)
-//  depthwise:  inH inW outH outW stride padTop padLeft kernel inC(=channels) dw
+//  depthwise:  inH inW outH outW stride padTop padLeft kernel inC(=channels=expandC=outC) dw
+//              bandRows ringRows (kernel 3: run as a bottleneck without expand and project)
 //  pointwise:  inH=h inW=w inC outC gemm0
-//  bottleneck: inH inW outH outW stride padTop padLeft inC expandC outC hasExpand residual
-//              gemm0 (expand) dw gemm1 (project) add; bandRows ringRows
+//  bottleneck: inH inW outH outW stride padTop padLeft inC expandC outC hasExpand hasProject
+//              residual gemm0 (expand) dw gemm1 (project) add; bandRows ringRows
 //  avgpool:    inH=h inW=w inC(=channels) avgUint8 out (lo/hi: the clamp, zero unused)
 //  mean:       inH=h inW=w inC(=channels) meanMult meanShift meanInZero out (clamp -128..127)
 //  fc:         inC outC gemm0
@@ -59,7 +59,7 @@ struct QStepDesc {
   size_t input = 0, output = 0;
   size_t inH = 1, inW = 1, outH = 1, outW = 1, stride = 1, padTop = 0, padLeft = 0, kernel = 1;
   size_t inC = 0, expandC = 0, outC = 0;
-  bool hasExpand = false, residual = false;
+  bool hasExpand = false, hasProject = false, residual = false;
   size_t bandRows = 1, ringRows = 3;
   QGemmPart gemm0, gemm1;
   QDwPart dw;
@@ -81,10 +81,12 @@ size_t qgemm_panels(const QKernels& kt, size_t n);
 void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t p0, size_t p1);
 int32_t qgemm_rowcorr_mult(const QKernels& kt, int32_t weightZero);
 
-// Depthwise 3x3: bytes of one block, blocks of `channels`, and the packing of blocks [b0, b1).
-size_t qdw_block_bytes(const QKernels& kt);
+// Depthwise 3x3: the weight sets an S8Taps4 table needs for src (1 for the other formats), bytes
+// of one block, blocks of `channels`, and the packing of blocks [b0, b1).
+size_t qdw_sets(const QKernels& kt, const QConvSrc& src);
+size_t qdw_block_bytes(const QKernels& kt, size_t sets);
 size_t qdw_blocks(const QKernels& kt, size_t channels);
-void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t b0, size_t b1);
+void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t sets, uint8_t* dst, size_t b0, size_t b1);
 
 // Depthwise of another kernel size, raw: int16 (w - w_zp)[k*k*C], int32 bias[C], int32
 // multiplier[C], int32 shift[C] (64-byte aligned parts).
@@ -102,12 +104,11 @@ struct QExecContext {
 size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads);
 size_t qpointwise_scratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads);
 size_t qconv2d_scratch_bytes(const QKernels& kt, const QStepDesc& s);
-size_t qbottleneck_scratch_bytes(const QStepDesc& s);
-// Bytes of the constant pad row a step's depthwise reads (0 if none).
-size_t qpad_row_bytes(const QStepDesc& s);
+size_t qbottleneck_scratch_bytes(const QKernels& kt, const QStepDesc& s);
 
-// Chooses bandRows / ringRows of a bottleneck step (needs its shapes). Throws SizeOverflow.
-void qplan_bottleneck(QStepDesc* s);
+// Chooses bandRows / ringRows of a bottleneck or 3x3 depthwise step (needs its shapes). Throws
+// SizeOverflow.
+void qplan_bottleneck(const QKernels& kt, QStepDesc* s);
 
 void qrun_conv2d(const QExecContext& ctx, const QStepDesc& s, int8_t* arena);
 void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena);
@@ -118,11 +119,10 @@ void qrun_mean(const QExecContext& ctx, const QStepDesc& s, int8_t* arena);
 void qrun_fc(const QExecContext& ctx, const QStepDesc& s, int8_t* arena);
 void qrun_softmax(const QExecContext& ctx, const QStepDesc& s, int8_t* arena);
 
-// One output row of a 3x3 depthwise from unpadded rows: in[ky] is input row oy*stride + ky - padTop
-// (d.padRow outside the image). The ISA kernel takes the interior pixels; border pixels go
-// through a 3x3-pixel patch (scratch: 9 * channels + 64 bytes) filled with the pad value.
-void qdw_row(const QKernels& kt, const QDwPart& d, const int8_t* const in[3], size_t inW,
-             size_t stride, size_t padLeft, size_t outW, int8_t* out, int8_t* patch);
+// Bytes of one built depthwise row (kernels_qs8.h QDwFormat) of step s, and its building from input
+// row `in` (nullptr: a row of pad values).
+size_t qdw_built_bytes(const QKernels& kt, const QStepDesc& s);
+void qdw_build(const QKernels& kt, const QStepDesc& s, const int8_t* in, int8_t* out);
 
 // Rounds n up to a multiple of 64 (scratch sub-buffers), checked.
 inline size_t round64(size_t n) { return checked_add(n, 63) / 64 * 64; }

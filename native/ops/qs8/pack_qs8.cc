@@ -99,18 +99,47 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
   }
 }
 
-size_t qdw_block_bytes(const QKernels& kt) {
-  return round64(kt.dw_cb * kQHeaderBytesPerChannel + 9 * kt.dw_cb * dw_elem_bytes(kt));
+namespace {
+
+// The depthwise weights of channel c, tap t, as the packed format holds them: w - w_zp.
+inline int32_t centered(const QConvSrc& src, size_t t, size_t c) {
+  return src.weights[t * src.n + c] - src.weightZero;
+}
+
+// Part `set` of v when v is split into `sets` int8 values summing to it (each part takes what it
+// can, in order; |v| <= 255 needs at most three).
+inline int8_t part(int32_t v, size_t set) {
+  for (size_t i = 0; i < set; ++i) v -= v < -128 ? -128 : v > 127 ? 127 : v;
+  return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
+}  // namespace
+
+size_t qdw_sets(const QKernels& kt, const QConvSrc& src) {
+  if (kt.dw_format != QDwFormat::S8Taps4) return 1;
+  int32_t lo = 0, hi = 0;
+  for (size_t i = 0; i < 9 * src.n; ++i) {
+    const int32_t v = src.weights[i] - src.weightZero;
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  return lo >= -128 && hi <= 127 ? 1 : lo >= -256 && hi <= 254 ? 2 : 3;
+}
+
+size_t qdw_block_bytes(const QKernels& kt, size_t sets) {
+  const size_t weights = kt.dw_format == QDwFormat::S8Taps4 ? sets * 3 * kt.dw_cb * 4
+                                                             : 9 * kt.dw_cb * dw_elem_bytes(kt);
+  return round64(kt.dw_cb * kQHeaderBytesPerChannel + weights);
 }
 
 size_t qdw_blocks(const QKernels& kt, size_t channels) {
   return channels / kt.dw_cb + (channels % kt.dw_cb != 0);
 }
 
-void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t b0, size_t b1) {
+void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t sets, uint8_t* dst, size_t b0, size_t b1) {
   const size_t cb = kt.dw_cb, C = src.n;
-  const size_t blockBytes = qdw_block_bytes(kt);
-  const int32_t wzp = src.weightZero;
+  const size_t blockBytes = qdw_block_bytes(kt, sets);
+  const bool taps4 = kt.dw_format == QDwFormat::S8Taps4;
   int32_t bias[64];  // cb <= 64
   for (size_t blk = b0; blk < b1; ++blk) {
     uint8_t* out = dst + blk * blockBytes;
@@ -118,19 +147,26 @@ void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size
     const size_t count = C - c0 < cb ? C - c0 : cb;
     for (size_t j = 0; j < count; ++j) {
       int64_t sum = 0;
-      for (size_t t = 0; t < 9; ++t) sum += src.weights[t * C + c0 + j] - wzp;
-      bias[j] = wrap32((int64_t)src.bias[c0 + j] - (int64_t)src.inputZero * sum);
+      for (size_t t = 0; t < 9; ++t) sum += centered(src, t, c0 + j);
+      // Taps4 kernels multiply x + 128 (x ^ 0x80 as unsigned bytes).
+      const int64_t xzp = (int64_t)src.inputZero + (taps4 ? 128 : 0);
+      bias[j] = wrap32((int64_t)src.bias[c0 + j] - xzp * sum);
     }
     write_header(out, cb, kt.lanes, bias, src, c0, count);
     uint8_t* wt = out + cb * kQHeaderBytesPerChannel;
     std::memset(wt, 0, blockBytes - cb * kQHeaderBytesPerChannel);
     for (size_t t = 0; t < 9; ++t)
       for (size_t j = 0; j < count; ++j) {
-        const int16_t v = (int16_t)(src.weights[t * C + c0 + j] - wzp);
-        if (kt.dw_format == QDwFormat::I16)
-          reinterpret_cast<int16_t*>(wt)[t * cb + j] = v;
-        else
-          reinterpret_cast<uint32_t*>(wt)[t * cb + j] = (uint16_t)v;
+        const int32_t v = centered(src, t, c0 + j);
+        if (taps4) {
+          // [set][kernel row][channel][4 taps: kx 0..2, then 0]
+          for (size_t set = 0; set < sets; ++set)
+            reinterpret_cast<int8_t*>(wt)[((set * 3 + t / 3) * cb + j) * 4 + t % 3] = part(v, set);
+        } else if (kt.dw_format == QDwFormat::I16) {
+          reinterpret_cast<int16_t*>(wt)[t * cb + j] = (int16_t)v;
+        } else {
+          reinterpret_cast<uint32_t*>(wt)[t * cb + j] = (uint16_t)(int16_t)v;
+        }
       }
   }
 }

@@ -1,5 +1,4 @@
-// What the int8 operators need besides packed weights: per-thread scratch and the pad rows their
-// depthwise parts read above and below the image. Generic code, checked arithmetic.
+// The per-thread scratch the int8 operators need. Generic code, checked arithmetic.
 #include "ops_qs8.h"
 
 namespace mn {
@@ -13,20 +12,14 @@ size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads) {
     case QOpType::Fc:
       return 64;
     case QOpType::Depthwise:
-      return s.kernel == 3 ? round64(checked_add(checked_mul(9, s.inC), 64)) : 0;
+      return s.kernel == 3 ? qbottleneck_scratch_bytes(kt, s) : 0;
     case QOpType::Bottleneck:
-      return qbottleneck_scratch_bytes(s);
+      return qbottleneck_scratch_bytes(kt, s);
     case QOpType::AvgPool:
     case QOpType::Mean:
     case QOpType::Softmax:
       return round64(checked_mul(s.inC, 4));
   }
-  return 0;
-}
-
-size_t qpad_row_bytes(const QStepDesc& s) {
-  if (s.op == QOpType::Depthwise && s.kernel == 3) return checked_mul(s.inW, s.inC);
-  if (s.op == QOpType::Bottleneck) return checked_mul(s.inW, s.expandC);
   return 0;
 }
 
