@@ -29,7 +29,7 @@ const QKernels kQAvx512Vnni = {"avx512vnni", 6, 16, 4, QGemmFormat::S8Xor, 16, 1
 #if defined(MOBILENET_HAVE_NEON_KERNELS)
 const Kernels kNeon = {"neon", kNeonMR, kNeonNR, kNeonCB, gemm_neon, igemm_neon, dw3x3_neon};
 #endif
-#if defined(MOBILENET_HAVE_QS8_NEON)
+#if defined(MOBILENET_HAVE_NEON_KERNELS)
 const QKernels kQNeon = {"neon", 4, 8, 1, QGemmFormat::S16, 4, 8, QDwFormat::I16,
                          qgemm_neon, nullptr, qdw3x3_neon, nullptr, qadd_neon};
 const QKernels kQNeonDot = {"neon-dot", 4, 8, 4, QGemmFormat::S8, 4, 8, QDwFormat::I16,
@@ -162,7 +162,7 @@ std::vector<const QKernels*> hardware_qkernels() {
   if (cpu_avx512vnni()) list.push_back(&kQAvx512Vnni);
   if (cpu_avx2()) list.push_back(&kQAvx2);
 #endif
-#if defined(MOBILENET_HAVE_QS8_NEON)
+#if defined(MOBILENET_HAVE_NEON_KERNELS)
   if (cpu_dotprod()) list.push_back(&kQNeonDot);
   list.push_back(&kQNeon);
 #endif

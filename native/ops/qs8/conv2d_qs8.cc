@@ -18,33 +18,42 @@ size_t conv_block(const QKernels& kt, size_t stride) {
   return block / kt.gemm_mr * kt.gemm_mr;
 }
 
-// The patch of output pixel (oy, ox) into dst.
-void patch(const QStepDesc& s, const int8_t* in, size_t oy, size_t ox, int8_t* dst) {
+// The patches of output pixels [p, p + count) into dst, rows `stride` bytes apart.
+void patches(const QStepDesc& s, const int8_t* in, size_t p, size_t count, int8_t* dst, size_t stride) {
   const size_t k = s.kernel, C = s.inC, run = k * C;
-  const ptrdiff_t iy0 = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
-  const ptrdiff_t ix0 = (ptrdiff_t)(ox * s.stride) - (ptrdiff_t)s.padLeft;
-  const bool inX = ix0 >= 0 && ix0 + (ptrdiff_t)k <= (ptrdiff_t)s.inW;
-  for (size_t ky = 0; ky < k; ++ky, dst += run) {
-    const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
-    if (iy < 0 || iy >= (ptrdiff_t)s.inH) {
-      std::memset(dst, s.pad, run);
-      continue;
-    }
-    const int8_t* src = in + (size_t)iy * s.inW * C;
-    if (inX && run <= 16) {
-      // The stem's 9 bytes: one fixed 16-byte copy (the excess is overwritten by the next tap row
-      // or pixel, or lands in the row's padding / the scratch slack; the read stays in the arena).
-      std::memcpy(dst, src + (size_t)ix0 * C, 16);
-    } else if (inX) {
-      std::memcpy(dst, src + (size_t)ix0 * C, run);
-    } else {
-      for (size_t kx = 0; kx < k; ++kx) {
-        const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
-        if (ix < 0 || ix >= (ptrdiff_t)s.inW)
-          std::memset(dst + kx * C, s.pad, C);
-        else
-          std::memcpy(dst + kx * C, src + (size_t)ix * C, C);
+  size_t oy = p / s.outW, ox = p % s.outW;
+  for (size_t i = 0; i < count; ++i, dst += stride) {
+    const ptrdiff_t iy0 = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
+    const ptrdiff_t ix0 = (ptrdiff_t)(ox * s.stride) - (ptrdiff_t)s.padLeft;
+    const bool inX = ix0 >= 0 && ix0 + (ptrdiff_t)k <= (ptrdiff_t)s.inW;
+    int8_t* d = dst;
+    for (size_t ky = 0; ky < k; ++ky, d += run) {
+      const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
+      if (iy < 0 || iy >= (ptrdiff_t)s.inH) {
+        std::memset(d, s.pad, run);
+        continue;
       }
+      const int8_t* src = in + ((size_t)iy * s.inW) * C;
+      if (inX && run <= 16) {
+        // The stem's 9 bytes: one fixed 16-byte copy (the excess is overwritten by the next tap
+        // row or pixel, or lands in the row's padding / the scratch slack; the read stays in the
+        // arena's slack at worst).
+        std::memcpy(d, src + (size_t)ix0 * C, 16);
+      } else if (inX) {
+        std::memcpy(d, src + (size_t)ix0 * C, run);
+      } else {
+        for (size_t kx = 0; kx < k; ++kx) {
+          const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
+          if (ix < 0 || ix >= (ptrdiff_t)s.inW)
+            std::memset(d + kx * C, s.pad, C);
+          else
+            std::memcpy(d + kx * C, src + (size_t)ix * C, C);
+        }
+      }
+    }
+    if (++ox == s.outW) {
+      ox = 0;
+      ++oy;
     }
   }
 }
@@ -72,7 +81,7 @@ void qrun_conv2d(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
     const size_t m1 = u1 * mr < M ? u1 * mr : M;
     for (size_t m0 = u0 * mr; m0 < m1; m0 += block) {
       const size_t mb = m1 - m0 < block ? m1 - m0 : block;
-      for (size_t i = 0; i < mb; ++i) patch(s, in, (m0 + i) / s.outW, (m0 + i) % s.outW, cols + i * stride);
+      patches(s, in, m0, mb, cols, stride);
       if (g.rowcorrMult != 0) kt.rowsum(mb, K, cols, stride, g.rowcorrMult, rc);
       kt.gemm(mb, N, K, cols, stride, g.w, g.wStride, g.rowcorrMult != 0 ? rc : nullptr,
               out + m0 * N, N, &g.out);

@@ -15,24 +15,50 @@ namespace {
 const size_t kNR = 16;
 const size_t kHeader = kNR * kQHeaderBytesPerChannel;
 
-// Requantizes and stores an MR x (16 * NV) tile of accumulators (n valid columns), a row's 64
-// outputs at a time.
+// Requantizes and stores an MR x (16 * NV) tile of accumulators (n valid columns). finish64 narrows
+// four vectors at a time: one row of 4 panels, two rows of 2, four rows of 1 (3 panels: a row and
+// a vector of zeros).
 template <int MR, int NV>
 void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
                 const QOut* out) {
+  constexpr int G = NV >= 3 ? 1 : 4 / NV;  // rows per group of four vectors
   const Out16 o = load_out16(*out);
   Rq16 rq[NV];
   for (int j = 0; j < NV; ++j) rq[j] = load_rq16(w + j * w_stride, kNR, 0);
   const __mmask64 mask = n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
-  for (int i = 0; i < MR; ++i) {
+  for (int i0 = 0; i0 < MR; i0 += G) {
     __m512i r[4];
-    for (int j = 0; j < 4; ++j)
-      r[j] = j < NV ? requant16(_mm512_load_si512(acc + i * NV + j), rq[j]) : _mm512_setzero_si512();
+    for (int q = 0; q < 4; ++q) {
+      const int i = i0 + q / NV, j = q % NV;
+      r[q] = q < G * NV && i < MR && j < NV ? requant16(_mm512_load_si512(acc + i * NV + j), rq[j])
+                                            : _mm512_setzero_si512();
+    }
     const __m512i v = finish64(r[0], r[1], r[2], r[3], o);
-    if (NV == 4 && n >= 64)
-      _mm512_storeu_si512(c + i * c_stride, v);
-    else
-      _mm512_mask_storeu_epi8(c + i * c_stride, mask, v);
+    if (NV >= 3) {
+      if (NV == 4 && n >= 64)
+        _mm512_storeu_si512(c + i0 * c_stride, v);
+      else
+        _mm512_mask_storeu_epi8(c + i0 * c_stride, mask, v);
+    } else if (NV == 2) {
+      for (int g = 0; g < G && i0 + g < MR; ++g) {
+        const __m256i row = g == 0 ? _mm512_castsi512_si256(v) : _mm512_extracti64x4_epi64(v, 1);
+        if (n >= 32)
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + (i0 + g) * c_stride), row);
+        else
+          _mm256_mask_storeu_epi8(c + (i0 + g) * c_stride, (__mmask32)mask, row);
+      }
+    } else {
+      for (int g = 0; g < G && i0 + g < MR; ++g) {
+        const __m128i row = g == 0 ? _mm512_castsi512_si128(v)
+                            : g == 1 ? _mm512_extracti32x4_epi32(v, 1)
+                            : g == 2 ? _mm512_extracti32x4_epi32(v, 2)
+                                     : _mm512_extracti32x4_epi32(v, 3);
+        if (n >= 16)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(c + (i0 + g) * c_stride), row);
+        else
+          _mm_mask_storeu_epi8(c + (i0 + g) * c_stride, (__mmask16)mask, row);
+      }
+    }
   }
 }
 
