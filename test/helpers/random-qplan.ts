@@ -22,7 +22,9 @@ import { same } from './random-plan.js';
 
 export type QuantStyle = 'uint8' | 'int8' | 'extreme';
 type Rng = () => number;
-type Body<S extends QStep> = S extends QStep ? Omit<S, 'input' | 'output'> : never;
+/** A step without its placement in the arena. */
+export type QStepBody<S extends QStep = QStep> = S extends QStep ? Omit<S, 'input' | 'output'> : never;
+type Body<S extends QStep> = QStepBody<S>;
 
 const int = (rng: Rng, lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 const pick = <T>(rng: Rng, values: readonly T[]): T => values[Math.floor(rng() * values.length)]!;
