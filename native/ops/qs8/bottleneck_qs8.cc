@@ -2,25 +2,29 @@
 // block input], each intermediate requantized to int8 exactly as TFLite materialises it, but the
 // expanded tensor never whole. As the fp32 bottleneck (../bottleneck.cc), each thread sweeps its
 // output rows in bands of up to `bandRows` rows:
-//   1. the input rows a band needs and the thread does not hold yet are expanded (one GEMM for
-//      them all, into a staging buffer) and built into a ring of `ringRows` depthwise rows
-//      (slot = row % ringRows; qdw_build: the layout the depthwise kernel reads, padded with the
-//      input zero point). Without expansion the input rows are built directly;
-//   2. the depthwise kernel writes the band's rows into a band buffer (rows outside the image
-//      read a built row of pad values);
+//   1. the input rows a band needs and the thread has not expanded yet go through one GEMM call
+//      (two when they wrap) into a staging ring of `ringRows` expanded int8 rows (slot = row %
+//      ringRows);
+//   2. output row by output row, the depthwise rows it reads are built (qdw_build: the layout the
+//      depthwise kernel reads, padded with the input zero point; up to four times the bytes of a
+//      row) into a ring of three built rows, each input row once, and the depthwise kernel writes
+//      the output row into a band buffer (rows outside the image read a built row of pad values);
+//      without expansion the input rows are built directly;
 //   3. one GEMM projects the band straight into the output; the residual ADD then rewrites those
 //      rows in place (they are still in cache).
-// A 3x3 depthwise step runs here too: no expansion, and step 2 writes the output tensor.
+// So the GEMMs see a band's rows at once while only three built rows exist. A 3x3 depthwise step
+// runs here too: no expansion, and step 2 writes the output tensor.
 // Threads take chunks of output rows dynamically; a chunk that does not continue the thread's
-// previous one starts with an empty ring.
+// previous one starts with empty rings.
 #include "ops_qs8.h"
 
 namespace mn {
 
 namespace {
 
-// Staging + ring + band per thread: within L2 with room for the weights.
-const size_t kBandBudgetBytes = 96 * 1024;
+// Staging + band per thread (int8 rows); the three built rows and the pad row come on top.
+const size_t kBandBudgetBytes = 64 * 1024;
+const size_t kBuiltRows = 3;
 
 struct BandLayout {
   size_t built, staging, ring, pad, band, rowcorr, total;
@@ -30,7 +34,7 @@ BandLayout band_layout(const QKernels& kt, const QStepDesc& s) {
   BandLayout l;
   l.built = round64(qdw_built_bytes(kt, s));
   l.staging = s.hasExpand ? round64(checked_mul({s.ringRows, s.inW, s.expandC})) : 0;
-  l.ring = checked_mul(s.ringRows, l.built);
+  l.ring = checked_mul(kBuiltRows, l.built);
   l.pad = l.built;
   l.band = s.hasProject ? round64(checked_mul({s.bandRows, s.outW, s.expandC})) : 0;
   const size_t rows = std::max(s.hasExpand ? checked_mul(s.ringRows, s.inW) : 0,
@@ -42,17 +46,14 @@ BandLayout band_layout(const QKernels& kt, const QStepDesc& s) {
 
 }  // namespace
 
-void qplan_bottleneck(const QKernels& kt, QStepDesc* s) {
-  const size_t built = round64(qdw_built_bytes(kt, *s));
+void qplan_bottleneck(const QKernels&, QStepDesc* s) {
   const size_t expRow = checked_mul(s->inW, s->expandC);
   const size_t dwRow = checked_mul(s->outW, s->expandC);
   // Without a projection the depthwise writes the output: one row at a time is enough.
   size_t r = !s->hasProject ? 1 : s->outH < kBandBudgetBytes ? s->outH : kBandBudgetBytes;
   for (; r > 1; --r) {
     const size_t rows = checked_add(checked_mul(r - 1, s->stride), 3);
-    const size_t bytes = checked_add(checked_mul(rows, checked_add(built, s->hasExpand ? expRow : 0)),
-                                     checked_mul(r, dwRow));
-    if (bytes <= kBandBudgetBytes) break;
+    if (checked_add(s->hasExpand ? checked_mul(rows, expRow) : 0, checked_mul(r, dwRow)) <= kBandBudgetBytes) break;
   }
   s->bandRows = r;
   s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
@@ -71,25 +72,26 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
   const QGemmPart& ex = s.gemm0;
   const QGemmPart& pr = s.gemm1;
   struct alignas(64) RingState {
-    ptrdiff_t haveHi;  // the ring holds built rows up to here (contiguous with the next band)
-    size_t next;       // output row right after the thread's previous chunk
-    bool padBuilt;     // the pad row is built
+    ptrdiff_t expandedHi;  // staging holds expanded rows up to here (contiguous with the next band)
+    ptrdiff_t builtHi;     // the built ring holds rows up to here
+    size_t next;           // output row right after the thread's previous chunk
+    bool padBuilt;         // the pad row is built
   };
   const size_t kMaxTracked = 64;
   RingState state[kMaxTracked];
-  for (size_t t = 0; t < kMaxTracked && t < ctx.pool->size(); ++t) state[t] = {-1, (size_t)-1, false};
+  for (size_t t = 0; t < kMaxTracked && t < ctx.pool->size(); ++t) state[t] = {-1, -1, (size_t)-1, false};
   size_t grain = grain_for(*ctx.pool, s.outH, 4, (28 + s.outW - 1) / s.outW);
   grain = grain > R ? R : grain;
   parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
     uint8_t* base = ctx.scratch[tid];
     int8_t* staging = reinterpret_cast<int8_t*>(base);
-    int8_t* ring = reinterpret_cast<int8_t*>(base + lay.staging);
+    int8_t* built = reinterpret_cast<int8_t*>(base + lay.staging);
     int8_t* padRow = reinterpret_cast<int8_t*>(base + lay.staging + lay.ring);
     int8_t* band = reinterpret_cast<int8_t*>(base + lay.staging + lay.ring + lay.pad);
     int32_t* rc = reinterpret_cast<int32_t*>(base + lay.staging + lay.ring + lay.pad + lay.band);
-    RingState dummy{-1, (size_t)-1, false};
+    RingState dummy{-1, -1, (size_t)-1, false};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
-    ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
+    if (st.next != y0) st.expandedHi = st.builtHi = -1;
     const size_t nBands = (y1 - y0 + R - 1) / R;
     const size_t RB = (y1 - y0 + nBands - 1) / nBands;
     for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
@@ -102,28 +104,36 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
       }
       lo = lo < 0 ? 0 : lo;
       hi = hi > inH - 1 ? inH - 1 : hi;
-      const ptrdiff_t first = lo > haveHi + 1 ? lo : haveHi + 1;
-      if (first <= hi) {
-        const size_t cnt = (size_t)(hi - first + 1);
-        const int8_t* src = in + (size_t)first * inRow;
-        if (s.hasExpand) {
+      if (s.hasExpand) {
+        ptrdiff_t row = lo > st.expandedHi + 1 ? lo : st.expandedHi + 1;
+        while (row <= hi) {
+          const size_t slot = (size_t)row % N;
+          size_t cnt = (size_t)(hi - row + 1);
+          if (cnt > N - slot) cnt = N - slot;
+          const int8_t* src = in + (size_t)row * inRow;
           const size_t m = cnt * s.inW;
           if (ex.rowcorrMult != 0) kt.rowsum(m, s.inC, src, s.inC, ex.rowcorrMult, rc);
           kt.gemm(m, s.expandC, s.inC, src, s.inC, ex.w, ex.wStride, ex.rowcorrMult != 0 ? rc : nullptr,
-                  staging, s.expandC, &ex.out);
-          src = staging;
+                  staging + slot * expRow, s.expandC, &ex.out);
+          row += (ptrdiff_t)cnt;
+          st.expandedHi = row - 1;
         }
-        for (size_t j = 0; j < cnt; ++j)
-          qdw_build(kt, s, src + j * expRow, ring + ((size_t)first + j) % N * lay.built);
-        haveHi = hi;
       }
       int8_t* dwOut = s.hasProject ? band : out + oy0 * dwRow;
       for (size_t j = 0; j < r; ++j) {
         const size_t oy = oy0 + j;
+        const ptrdiff_t top = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
+        const ptrdiff_t last = top + 2 < inH - 1 ? top + 2 : inH - 1;
+        for (ptrdiff_t iy = top > st.builtHi + 1 ? top : st.builtHi + 1; iy <= last; ++iy) {
+          if (iy < 0) continue;
+          const int8_t* src = s.hasExpand ? staging + ((size_t)iy % N) * expRow : in + (size_t)iy * inRow;
+          qdw_build(kt, s, src, built + ((size_t)iy % kBuiltRows) * lay.built);
+          st.builtHi = iy;
+        }
         const int8_t* rows[3];
         for (size_t ky = 0; ky < 3; ++ky) {
-          const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.padTop;
-          rows[ky] = iy < 0 || iy >= inH ? padRow : ring + ((size_t)iy % N) * lay.built;
+          const ptrdiff_t iy = top + (ptrdiff_t)ky;
+          rows[ky] = iy < 0 || iy >= inH ? padRow : built + ((size_t)iy % kBuiltRows) * lay.built;
         }
         kt.dw3x3(rows, s.stride, s.outW, s.expandC, s.dw.w, s.dw.wStride, dwOut + j * dwRow, &s.dw.out);
       }
@@ -135,7 +145,6 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
               dst, s.outC, &pr.out);
       if (s.residual) kt.add(m * s.outC, dst, in + oy0 * inRow, dst, &s.add);
     }
-    st.haveHi = haveHi;
     st.next = y1;
   });
 }

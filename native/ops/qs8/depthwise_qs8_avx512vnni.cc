@@ -68,46 +68,64 @@ void qdw_build_avx512vnni(const int8_t* in, size_t in_w, size_t stride, size_t p
   }
 }
 
+namespace {
+
+// One 16-channel block of an output row; SETS weight sets (compile-time: the weights stay in
+// registers), FULL: all 16 channels real (else masked stores).
+template <int SETS, bool FULL>
+void dw_block(const int8_t* r0, const int8_t* r1, const int8_t* r2, size_t pixelBytes, size_t out_w, size_t C,
+              const uint8_t* blk, int8_t* out, const Out16& o, __mmask16 mask) {
+  const __m512i bias = _mm512_loadu_si512(blk);
+  const Rq16 rq = load_rq16(blk, kCB, 0);
+  const uint8_t* wt = blk + kCB * kQHeaderBytesPerChannel;
+  __m512i wk[3 * SETS];
+#pragma GCC unroll 9
+  for (int i = 0; i < 3 * SETS; ++i) wk[i] = _mm512_loadu_si512(wt + 64 * i);
+  auto pixel = [&](size_t x) {
+    const size_t at = x * pixelBytes;
+    const __m512i x0 = _mm512_loadu_si512(r0 + at), x1 = _mm512_loadu_si512(r1 + at), x2 = _mm512_loadu_si512(r2 + at);
+    __m512i acc = bias;
+#pragma GCC unroll 3
+    for (int s = 0; s < SETS; ++s) {
+      acc = _mm512_dpbusd_epi32(acc, x0, wk[3 * s]);
+      acc = _mm512_dpbusd_epi32(acc, x1, wk[3 * s + 1]);
+      acc = _mm512_dpbusd_epi32(acc, x2, wk[3 * s + 2]);
+    }
+    return acc;
+  };
+  size_t x = 0;
+  for (; x + 4 <= out_w; x += 4) {
+    // Four pixels narrowed together: finish64 leaves pixel u's 16 channels in 128-bit lane u.
+    const __m512i a0 = pixel(x), a1 = pixel(x + 1), a2 = pixel(x + 2), a3 = pixel(x + 3);
+    const __m512i v = finish64(requant16(a0, rq), requant16(a1, rq), requant16(a2, rq), requant16(a3, rq), o);
+    int8_t* dst = out + x * C;
+    store16(dst, _mm512_castsi512_si128(v), mask, FULL);
+    store16(dst + C, _mm512_extracti32x4_epi32(v, 1), mask, FULL);
+    store16(dst + 2 * C, _mm512_extracti32x4_epi32(v, 2), mask, FULL);
+    store16(dst + 3 * C, _mm512_extracti32x4_epi32(v, 3), mask, FULL);
+  }
+  for (; x < out_w; ++x) store16(out + x * C, finish16(requant16(pixel(x), rq), o), mask, FULL);
+}
+
+typedef void (*BlockFn)(const int8_t*, const int8_t*, const int8_t*, size_t, size_t, size_t, const uint8_t*, int8_t*,
+                        const Out16&, __mmask16);
+const BlockFn kBlocks[3][2] = {{dw_block<1, false>, dw_block<1, true>},
+                               {dw_block<2, false>, dw_block<2, true>},
+                               {dw_block<3, false>, dw_block<3, true>}};
+
+}  // namespace
+
 void qdw3x3_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t channels, const void* w,
                        size_t w_stride, int8_t* out, const QOut* q) {
   const Out16 o = load_out16(*q);
   const size_t C = channels, pixelBytes = (C + 15) / 16 * 16 * 4;
+  // The block stride says how many weight sets there are: header + sets x 3 x 64 bytes.
   const size_t sets = (w_stride - kCB * kQHeaderBytesPerChannel) / (3 * 64);
   for (size_t c0 = 0; c0 < C; c0 += kCB) {
-    const uint8_t* blk = static_cast<const uint8_t*>(w) + (c0 / kCB) * w_stride;
     const bool full = C - c0 >= kCB;
     const __mmask16 mask = full ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1u);
-    const __m512i bias = _mm512_loadu_si512(blk);
-    const Rq16 rq = load_rq16(blk, kCB, 0);
-    const uint8_t* wt = blk + kCB * kQHeaderBytesPerChannel;
-    __m512i wk[9];
-    for (size_t i = 0; i < 3 * sets; ++i) wk[i] = _mm512_loadu_si512(wt + 64 * i);
-    const int8_t* r0 = rows[0] + c0 * 4;
-    const int8_t* r1 = rows[1] + c0 * 4;
-    const int8_t* r2 = rows[2] + c0 * 4;
-    auto pixel = [&](size_t x) {
-      const size_t at = x * pixelBytes;
-      const __m512i x0 = _mm512_loadu_si512(r0 + at), x1 = _mm512_loadu_si512(r1 + at),
-                    x2 = _mm512_loadu_si512(r2 + at);
-      __m512i acc = _mm512_dpbusd_epi32(bias, x0, wk[0]);
-      acc = _mm512_dpbusd_epi32(acc, x1, wk[1]);
-      acc = _mm512_dpbusd_epi32(acc, x2, wk[2]);
-      for (size_t s = 1; s < sets; ++s) {
-        acc = _mm512_dpbusd_epi32(acc, x0, wk[3 * s]);
-        acc = _mm512_dpbusd_epi32(acc, x1, wk[3 * s + 1]);
-        acc = _mm512_dpbusd_epi32(acc, x2, wk[3 * s + 2]);
-      }
-      return acc;
-    };
-    size_t x = 0;
-    for (; x + 4 <= out_w; x += 4) {
-      const __m512i a0 = pixel(x), a1 = pixel(x + 1), a2 = pixel(x + 2), a3 = pixel(x + 3);
-      store16(out + x * C + c0, finish16(requant16(a0, rq), o), mask, full);
-      store16(out + (x + 1) * C + c0, finish16(requant16(a1, rq), o), mask, full);
-      store16(out + (x + 2) * C + c0, finish16(requant16(a2, rq), o), mask, full);
-      store16(out + (x + 3) * C + c0, finish16(requant16(a3, rq), o), mask, full);
-    }
-    for (; x < out_w; ++x) store16(out + x * C + c0, finish16(requant16(pixel(x), rq), o), mask, full);
+    kBlocks[sets - 1][full](rows[0] + c0 * 4, rows[1] + c0 * 4, rows[2] + c0 * 4, pixelBytes, out_w, C,
+                            static_cast<const uint8_t*>(w) + (c0 / kCB) * w_stride, out + c0, o, mask);
   }
 }
 
