@@ -222,6 +222,23 @@ describe('native int8: runs, profiles, memory', () => {
     }
   });
 
+  it('more threads than cores or rows: the same bytes', async () => {
+    await expectSame(plan, ISAS[0]!, 3, 4);
+    await expectSame(singleStepPlan(qbottleneckStep({ h: 3, w: 5, stride: 1, inC: 8, expandC: 48, outC: 8, residual: true, seed: 9, style: 'uint8' })), ISAS[0]!, 8);
+  });
+
+  it('a softmax whose exps sum to 512 or more rejects the run (TFLite aborts, ops.ts throws)', async () => {
+    const flat = chainPlan([qsoftmaxStep({ n: 1001, scale: 1e-4 })]);
+    const logits = new Int8Array(1001).fill(3);
+    expect(() => runQPlanReference(flat, logits)).toThrow(/softmax: exponent out of range/);
+    const backend = createNativeInt8Backend(flat, {});
+    try {
+      await expect(backend.run(logits)).rejects.toThrow(/inference failed: softmax: the exps sum to 512 or more/);
+    } finally {
+      backend.dispose();
+    }
+  });
+
   it('bad inputs reject with a TypeError; a disposed model rejects', async () => {
     const backend = createNativeInt8Backend(plan, { isa: 'scalar' });
     await expect(backend.run(new Int8Array(5))).rejects.toThrow(/input has 5 values, expected 3267/);
