@@ -59,9 +59,10 @@ enum class QGemmFormat : uint8_t { S8Xor, S8, S16 };
 //     4 bytes (x(p, c) ^ 0x80 for p = x*stride - pad_left + {0, 1, 2}, then 0): one vpdpbusd per
 //     kernel row multiplies them by 4 int8 weights (w'(ky, 0..2), 0). Channels are padded to a
 //     multiple of 16; a pixel's 4 * that many bytes hold channels 16v..16v+15 in 64-byte vector v.
-//     Weights per 16-channel block: `sets` (1-3) x 3 kernel rows x 64 bytes, the int8 parts of w'
-//     summing to it (one set when every w' fits int8; the uint8 files' w' needs two, rarely three).
-//     bias = b - (128 + x_zp) * Σ_t w'_t.
+//     A block of 16 channels: [header][int32 sets, padded to 64 bytes][sets x 3 kernel rows x 64
+//     bytes]: `sets` (1-3) int8 parts of w' summing to it, as many as this block's w' need (one
+//     when they fit int8; the uint8 files' w' can need two, rarely three). Blocks are as far apart
+//     as the step's largest needs. bias = b - (128 + x_zp) * Σ_t w'_t.
 enum class QDwFormat : uint8_t { I16, I16Z32, S8Taps4 };
 
 // C[m x n] = out(requant(bias + rowcorr[i] + Σ_p w[j][p] * x[i][p])), int8.

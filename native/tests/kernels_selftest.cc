@@ -240,7 +240,10 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
 }
 
 // A 3x3 depthwise over an h x w x c image with SAME padding, rows built as the table wants.
-void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, int wzp, int xzp) {
+// mixedBlocks (with w_zp -128): each 16-channel block needs another count of int8 weight parts
+// (w' <= 127, <= 254, then 255), blocks in turn.
+void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, int wzp, int xzp,
+               bool mixedBlocks = false) {
   QStepDesc s;
   s.inH = h;
   s.inW = w;
@@ -251,7 +254,10 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
   s.padLeft = ((s.outW - 1) * stride + 3 > w ? (s.outW - 1) * stride + 3 - w : 0) / 2;
   s.inC = s.expandC = s.outC = c;
   std::vector<int8_t> wt(9 * c), in(h * w * c + 64);
-  for (auto& v : wt) v = (int8_t)irand(-128, 127);
+  for (size_t i = 0; i < wt.size(); ++i) {
+    const size_t kind = (i % c) / 16 % 3;
+    wt[i] = (int8_t)(!mixedBlocks ? irand(-128, 127) : kind == 0 ? irand(-128, -1) : kind == 1 ? irand(-128, 126) : 127);
+  }
   for (auto& v : in) v = (int8_t)irand(-128, 127);
   std::vector<int32_t> bias(c), mult, shift;
   for (auto& b : bias) b = irand(-300000, 300000);
@@ -498,6 +504,8 @@ int main() {
           check_qdw(k, hw, hw + 2, c, stride, zeros[z % 5], z % 3 == 0 ? -128 : irand(-128, 127));
           ++z;
         }
+    for (size_t c : {48, 50, 96})
+      for (size_t stride : {1, 2}) check_qdw(k, 5, 9, c, stride, -128, irand(-128, 127), true);
     for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd(k, n);
     std::printf("int8 %s: %d kernel checks\n", k->name, g_checks - before);
   }

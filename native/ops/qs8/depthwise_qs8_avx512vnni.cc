@@ -77,7 +77,7 @@ void dw_block(const int8_t* r0, const int8_t* r1, const int8_t* r2, size_t pixel
               const uint8_t* blk, int8_t* out, const Out16& o, __mmask16 mask) {
   const __m512i bias = _mm512_loadu_si512(blk);
   const Rq16 rq = load_rq16(blk, kCB, 0);
-  const uint8_t* wt = blk + kCB * kQHeaderBytesPerChannel;
+  const uint8_t* wt = blk + kCB * kQHeaderBytesPerChannel + 64;
   __m512i wk[3 * SETS];
 #pragma GCC unroll 9
   for (int i = 0; i < 3 * SETS; ++i) wk[i] = _mm512_loadu_si512(wt + 64 * i);
@@ -119,13 +119,13 @@ void qdw3x3_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t c
                        size_t w_stride, int8_t* out, const QOut* q) {
   const Out16 o = load_out16(*q);
   const size_t C = channels, pixelBytes = (C + 15) / 16 * 16 * 4;
-  // The block stride says how many weight sets there are: header + sets x 3 x 64 bytes.
-  const size_t sets = (w_stride - kCB * kQHeaderBytesPerChannel) / (3 * 64);
   for (size_t c0 = 0; c0 < C; c0 += kCB) {
+    const uint8_t* blk = static_cast<const uint8_t*>(w) + (c0 / kCB) * w_stride;
+    const int32_t sets = *reinterpret_cast<const int32_t*>(blk + kCB * kQHeaderBytesPerChannel);
     const bool full = C - c0 >= kCB;
     const __mmask16 mask = full ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1u);
-    kBlocks[sets - 1][full](rows[0] + c0 * 4, rows[1] + c0 * 4, rows[2] + c0 * 4, pixelBytes, out_w, C,
-                            static_cast<const uint8_t*>(w) + (c0 / kCB) * w_stride, out + c0, o, mask);
+    kBlocks[sets - 1][full](rows[0] + c0 * 4, rows[1] + c0 * 4, rows[2] + c0 * 4, pixelBytes, out_w, C, blk,
+                            out + c0, o, mask);
   }
 }
 

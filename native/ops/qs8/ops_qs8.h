@@ -81,8 +81,8 @@ size_t qgemm_panels(const QKernels& kt, size_t n);
 void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t p0, size_t p1);
 int32_t qgemm_rowcorr_mult(const QKernels& kt, int32_t weightZero);
 
-// Depthwise 3x3: the weight sets an S8Taps4 table needs for src (1 for the other formats), bytes
-// of one block, blocks of `channels`, and the packing of blocks [b0, b1).
+// Depthwise 3x3: the weight sets the blocks of an S8Taps4 table need for src at most (1 for the
+// other formats), bytes of one block, blocks of `channels`, and the packing of blocks [b0, b1).
 size_t qdw_sets(const QKernels& kt, const QConvSrc& src);
 size_t qdw_block_bytes(const QKernels& kt, size_t sets);
 size_t qdw_blocks(const QKernels& kt, size_t channels);

@@ -113,21 +113,32 @@ inline int8_t part(int32_t v, size_t set) {
   return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
 }
 
+// Int8 parts channels [c0, c0 + count) of src need.
+size_t block_sets(const QConvSrc& src, size_t c0, size_t count) {
+  int32_t lo = 0, hi = 0;
+  for (size_t t = 0; t < 9; ++t)
+    for (size_t j = 0; j < count; ++j) {
+      const int32_t v = centered(src, t, c0 + j);
+      lo = v < lo ? v : lo;
+      hi = v > hi ? v : hi;
+    }
+  return lo >= -128 && hi <= 127 ? 1 : lo >= -256 && hi <= 254 ? 2 : 3;
+}
+
 }  // namespace
 
 size_t qdw_sets(const QKernels& kt, const QConvSrc& src) {
   if (kt.dw_format != QDwFormat::S8Taps4) return 1;
-  int32_t lo = 0, hi = 0;
-  for (size_t i = 0; i < 9 * src.n; ++i) {
-    const int32_t v = src.weights[i] - src.weightZero;
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
+  size_t sets = 1;
+  for (size_t c0 = 0; c0 < src.n; c0 += kt.dw_cb) {
+    const size_t s = block_sets(src, c0, src.n - c0 < kt.dw_cb ? src.n - c0 : kt.dw_cb);
+    sets = s > sets ? s : sets;
   }
-  return lo >= -128 && hi <= 127 ? 1 : lo >= -256 && hi <= 254 ? 2 : 3;
+  return sets;
 }
 
 size_t qdw_block_bytes(const QKernels& kt, size_t sets) {
-  const size_t weights = kt.dw_format == QDwFormat::S8Taps4 ? sets * 3 * kt.dw_cb * 4
+  const size_t weights = kt.dw_format == QDwFormat::S8Taps4 ? 64 + sets * 3 * kt.dw_cb * 4
                                                              : 9 * kt.dw_cb * dw_elem_bytes(kt);
   return round64(kt.dw_cb * kQHeaderBytesPerChannel + weights);
 }
@@ -136,9 +147,9 @@ size_t qdw_blocks(const QKernels& kt, size_t channels) {
   return channels / kt.dw_cb + (channels % kt.dw_cb != 0);
 }
 
-void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t sets, uint8_t* dst, size_t b0, size_t b1) {
+void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t maxSets, uint8_t* dst, size_t b0, size_t b1) {
   const size_t cb = kt.dw_cb, C = src.n;
-  const size_t blockBytes = qdw_block_bytes(kt, sets);
+  const size_t blockBytes = qdw_block_bytes(kt, maxSets);
   const bool taps4 = kt.dw_format == QDwFormat::S8Taps4;
   int32_t bias[64];  // cb <= 64
   for (size_t blk = b0; blk < b1; ++blk) {
@@ -155,6 +166,11 @@ void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t sets, uint8
     write_header(out, cb, kt.lanes, bias, src, c0, count);
     uint8_t* wt = out + cb * kQHeaderBytesPerChannel;
     std::memset(wt, 0, blockBytes - cb * kQHeaderBytesPerChannel);
+    const size_t sets = taps4 ? block_sets(src, c0, count) : 1;
+    if (taps4) {
+      reinterpret_cast<int32_t*>(wt)[0] = (int32_t)sets;
+      wt += 64;
+    }
     for (size_t t = 0; t < 9; ++t)
       for (size_t j = 0; j < count; ++j) {
         const int32_t v = centered(src, t, c0 + j);
