@@ -1,14 +1,14 @@
 // Reading a plan object handed over from JavaScript: typed, range-checked fields whose errors name
 // the step ("mobilenet native: invalid plan: step 3 (bottleneck project): ..."), and the limits on
 // what a plan may make the addon allocate. Shared by the fp32 Model and the int8 QuantModel.
+#pragma once
+
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 
 #include <napi.h>
-
-#pragma once
 
 namespace mn {
 

@@ -179,7 +179,6 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
     addJob(rr, PackJob::Gemm, qgemm_packed_bytes(kt, src.n, src.k), qgemm_panels(kt, src.n), &part->w).src = src;
   };
   auto dw = [&](const PlanReader& rr, const QConvSrc& src, const QOut& out, size_t kernel, QDwPart* part) {
-    part->channels = src.n;
     part->pad = (int8_t)src.inputZero;
     part->out = out;
     if (kernel == 3) {

@@ -293,7 +293,6 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
   qpack_dw_blocks(*k, src, sets, packed.data(), 0, qdw_blocks(*k, c));
   s.dw.w = packed.data();
   s.dw.pad = (int8_t)xzp;
-  s.dw.channels = c;
   s.dw.out = out;
   const size_t built = (qdw_built_bytes(*k, s) + 63) / 64 * 64;
   std::vector<int8_t> rows((h + 1) * built + 64);  // every input row, then the pad row

@@ -36,7 +36,6 @@ struct QGemmPart {
 
 // A packed 3x3 depthwise (or, for other kernel sizes, its raw form: see qrun_depthwise).
 struct QDwPart {
-  size_t channels = 0;
   const uint8_t* w = nullptr;  // blocks, wStride bytes apart
   size_t wStride = 0;
   int8_t pad = 0;  // the input zero point: what taps outside the image read
