@@ -1,6 +1,7 @@
 // int8 full convolution (the stem): blocks of output pixels are im2col'd into the thread's scratch
 // (rows of k*k*inC bytes, padded to a multiple of 4, taps outside the image holding the input zero
 // point so that their (x - x_zp) is 0) and go through the ISA GEMM.
+#include <algorithm>
 #include <cstring>
 
 #include "ops_qs8.h"
@@ -18,43 +19,47 @@ size_t conv_block(const QKernels& kt, size_t stride) {
   return block / kt.gemm_mr * kt.gemm_mr;
 }
 
-// The patches of output pixels [p, p + count) into dst, rows `stride` bytes apart.
+// The patch of output pixel (oy, ox) into dst, tap by tap (any pixel; used at the borders).
+void patch_taps(const QStepDesc& s, const int8_t* in, size_t oy, size_t ox, int8_t* dst) {
+  const size_t k = s.kernel, C = s.inC;
+  for (size_t ky = 0; ky < k; ++ky)
+    for (size_t kx = 0; kx < k; ++kx, dst += C) {
+      const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.padTop;
+      const ptrdiff_t ix = (ptrdiff_t)(ox * s.stride + kx) - (ptrdiff_t)s.padLeft;
+      if (iy < 0 || iy >= (ptrdiff_t)s.inH || ix < 0 || ix >= (ptrdiff_t)s.inW)
+        std::memset(dst, s.pad, C);
+      else
+        std::memcpy(dst, in + ((size_t)iy * s.inW + (size_t)ix) * C, C);
+    }
+}
+
+// The patches of output pixels [p, p + count) into dst, rows `stride` bytes apart. Pixels whose
+// k x k window lies inside the image copy k runs of k * C bytes; the stem's 9-byte runs as fixed
+// 16-byte copies (the excess is overwritten by the next run or pixel, or lands in the row's padding
+// or the scratch slack; the read stays within the arena's slack at worst).
 void patches(const QStepDesc& s, const int8_t* in, size_t p, size_t count, int8_t* dst, size_t stride) {
-  const size_t k = s.kernel, C = s.inC, run = k * C;
-  size_t oy = p / s.outW, ox = p % s.outW;
-  for (size_t i = 0; i < count; ++i, dst += stride) {
+  const size_t k = s.kernel, C = s.inC, run = k * C, rowBytes = s.inW * C;
+  // Output columns whose window is inside the image horizontally: [xlo, xhi).
+  const size_t xlo = (s.padLeft + s.stride - 1) / s.stride;
+  const size_t xhi = s.inW + s.padLeft >= k ? std::min(s.outW, (s.inW + s.padLeft - k) / s.stride + 1) : 0;
+  for (size_t end = p + count; p < end;) {
+    const size_t oy = p / s.outW, ox0 = p % s.outW;
+    const size_t ox1 = std::min(s.outW, ox0 + (end - p));
     const ptrdiff_t iy0 = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
-    const ptrdiff_t ix0 = (ptrdiff_t)(ox * s.stride) - (ptrdiff_t)s.padLeft;
-    const bool inX = ix0 >= 0 && ix0 + (ptrdiff_t)k <= (ptrdiff_t)s.inW;
-    int8_t* d = dst;
-    for (size_t ky = 0; ky < k; ++ky, d += run) {
-      const ptrdiff_t iy = iy0 + (ptrdiff_t)ky;
-      if (iy < 0 || iy >= (ptrdiff_t)s.inH) {
-        std::memset(d, s.pad, run);
+    const bool inY = iy0 >= 0 && iy0 + (ptrdiff_t)k <= (ptrdiff_t)s.inH;
+    for (size_t ox = ox0; ox < ox1; ++ox, dst += stride) {
+      if (!inY || ox < xlo || ox >= xhi) {
+        patch_taps(s, in, oy, ox, dst);
         continue;
       }
-      const int8_t* src = in + ((size_t)iy * s.inW) * C;
-      if (inX && run <= 16) {
-        // The stem's 9 bytes: one fixed 16-byte copy (the excess is overwritten by the next tap
-        // row or pixel, or lands in the row's padding / the scratch slack; the read stays in the
-        // arena's slack at worst).
-        std::memcpy(d, src + (size_t)ix0 * C, 16);
-      } else if (inX) {
-        std::memcpy(d, src + (size_t)ix0 * C, run);
+      const int8_t* src = in + (size_t)iy0 * rowBytes + (ox * s.stride - s.padLeft) * C;
+      if (run <= 16) {
+        for (size_t ky = 0; ky < k; ++ky) std::memcpy(dst + ky * run, src + ky * rowBytes, 16);
       } else {
-        for (size_t kx = 0; kx < k; ++kx) {
-          const ptrdiff_t ix = ix0 + (ptrdiff_t)kx;
-          if (ix < 0 || ix >= (ptrdiff_t)s.inW)
-            std::memset(d + kx * C, s.pad, C);
-          else
-            std::memcpy(d + kx * C, src + (size_t)ix * C, C);
-        }
+        for (size_t ky = 0; ky < k; ++ky) std::memcpy(dst + ky * run, src + ky * rowBytes, run);
       }
     }
-    if (++ox == s.outW) {
-      ox = 0;
-      ++oy;
-    }
+    p += ox1 - ox0;
   }
 }
 
