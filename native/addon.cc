@@ -1,5 +1,7 @@
-// Thin N-API binding: supportedIsas(), class Model { run(input[, steps]), profile(), dispose(), isa, threads,
-// arenaBytes, scratchBytes }. All heavy lifting is in model.cc / ops/. Generic code (no ISA flags).
+// Thin N-API binding: supportedIsas(dtype?), class Model (fp32 plan, Float32Array in and out) and
+// class QuantModel (int8 QPlan, Int8Array in and out), both { run(input[, steps]), profile(), dispose(), isa,
+// threads, arenaBytes, scratchBytes }. All heavy lifting is in model.cc / quant_model.cc / ops/.
+// Generic code (no ISA flags).
 //
 // Inference runs on the model's own executor thread (a FIFO of jobs), never in libuv's pool: queued
 // runs waiting for the model would otherwise hold libuv's 4 threads, and fs / dns / zlib / sharp
@@ -24,10 +26,12 @@
 
 #include "isa.h"
 #include "model.h"
+#include "quant_model.h"
+#include "runner.h"
 
 namespace {
 
-using mn::Model;
+using mn::Runner;
 
 // Runs f(); any C++ exception leaves as a Napi::Error naming what we were doing.
 template <class F>
@@ -50,8 +54,9 @@ auto Guard(Napi::Env env, const char* doing, F&& f) -> decltype(f()) {
 
 // One queued run or profile.
 struct Job {
-  std::vector<float> input;
-  std::vector<float> output;
+  std::vector<uint8_t> input;
+  std::vector<uint8_t> output;
+  napi_typedarray_type outputType = napi_float32_array;  // Float32Array or Int8Array
   std::vector<double> millis;  // profile: the milliseconds of each step
   size_t steps = 0;            // run the first `steps` steps (all for a profile)
   bool profile = false;
@@ -69,7 +74,7 @@ using Tsfn = Napi::TypedThreadSafeFunction<Executor, Job, Deliver>;
 class Executor {
  public:
   // JS thread. Takes the model; starts the thread (throws if it cannot).
-  static std::shared_ptr<Executor> Start(Napi::Env env, std::unique_ptr<Model> model) {
+  static std::shared_ptr<Executor> Start(Napi::Env env, std::unique_ptr<Runner> model) {
     std::shared_ptr<Executor> self = std::make_shared<Executor>();
     self->model_ = std::move(model);
     std::unique_ptr<std::shared_ptr<Executor>> holder(new std::shared_ptr<Executor>(self));
@@ -165,10 +170,9 @@ class Executor {
 
   void Execute(Job& job) {
     try {
-      job.output.resize(model_->stepOutputSize(job.steps - 1));
+      job.output.resize(model_->stepOutputBytes(job.steps - 1));
       if (job.profile) job.millis.resize(job.steps);
-      model_->run(job.input.data(), job.output.data(), job.profile ? job.millis.data() : nullptr,
-                  job.steps);
+      model_->run(job.input.data(), job.output.data(), job.profile ? job.millis.data() : nullptr, job.steps);
     } catch (const std::bad_alloc&) {
       job.error = "mobilenet native: out of memory while running inference";
     } catch (const std::exception& e) {
@@ -192,7 +196,7 @@ class Executor {
     delete holder;
   }
 
-  std::unique_ptr<Model> model_;  // used by the thread only once it runs
+  std::unique_ptr<Runner> model_;  // used by the thread only once it runs
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Job>> queue_;  // guarded by mu_
@@ -214,9 +218,13 @@ void Deliver(Napi::Env env, Napi::Function, Executor* self, Job* raw) {
       Napi::Float64Array millis = Napi::Float64Array::New(env, job->millis.size());
       std::memcpy(millis.Data(), job->millis.data(), job->millis.size() * sizeof(double));
       napi_resolve_deferred(env, job->deferred, millis);
+    } else if (job->outputType == napi_int8_array) {
+      Napi::Int8Array out = Napi::Int8Array::New(env, job->output.size());
+      std::memcpy(out.Data(), job->output.data(), job->output.size());
+      napi_resolve_deferred(env, job->deferred, out);
     } else {
-      Napi::Float32Array out = Napi::Float32Array::New(env, job->output.size());
-      std::memcpy(out.Data(), job->output.data(), job->output.size() * sizeof(float));
+      Napi::Float32Array out = Napi::Float32Array::New(env, job->output.size() / sizeof(float));
+      std::memcpy(out.Data(), job->output.data(), job->output.size());
       napi_resolve_deferred(env, job->deferred, out);
     }
   } catch (const Napi::Error& e) {
@@ -228,22 +236,63 @@ void Deliver(Napi::Env env, Napi::Function, Executor* self, Job* raw) {
   if (--self->pending_ == 0 && !self->finalized_) self->tsfn_.Unref(env);
 }
 
-class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+// What tells the two model classes apart: the plan they compile and the typed array they take.
+struct FloatPlan {
+  static constexpr const char* kName = "Model";
+  static constexpr const char* kArray = "a Float32Array";
+  static constexpr const char* kUnits = "floats";
+  static constexpr napi_typedarray_type kType = napi_float32_array;
+  static constexpr size_t kElement = sizeof(float);
+  static std::unique_ptr<Runner> Create(Napi::Env env, const Napi::Object& plan, const std::string* isa,
+                                        size_t threads) {
+    const mn::Kernels* kernels = nullptr;
+    if (isa != nullptr) {
+      std::string error;
+      kernels = mn::find_kernels(*isa, &error);
+      if (kernels == nullptr) throw Napi::Error::New(env, "mobilenet native: " + error);
+    }
+    // Throws (std::invalid_argument) when MOBILENET_ISA names nothing this CPU can run.
+    if (kernels == nullptr) kernels = mn::supported_kernels().front();
+    return std::unique_ptr<Runner>(new mn::Model(env, plan, kernels, threads));
+  }
+};
+
+struct QuantPlan {
+  static constexpr const char* kName = "QuantModel";
+  static constexpr const char* kArray = "an Int8Array";
+  static constexpr const char* kUnits = "values";
+  static constexpr napi_typedarray_type kType = napi_int8_array;
+  static constexpr size_t kElement = 1;
+  static std::unique_ptr<Runner> Create(Napi::Env env, const Napi::Object& plan, const std::string* isa,
+                                        size_t threads) {
+    const mn::QKernels* kernels = nullptr;
+    if (isa != nullptr) {
+      std::string error;
+      kernels = mn::find_qkernels(*isa, &error);
+      if (kernels == nullptr) throw Napi::Error::New(env, "mobilenet native: " + error);
+    }
+    if (kernels == nullptr) kernels = mn::supported_qkernels().front();
+    return std::unique_ptr<Runner>(new mn::QuantModel(env, plan, kernels, threads));
+  }
+};
+
+template <class Kind>
+class ModelWrap : public Napi::ObjectWrap<ModelWrap<Kind>> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "Model",
-                       {
-                           InstanceMethod<&ModelWrap::Run>("run"),
-                           InstanceMethod<&ModelWrap::Profile>("profile"),
-                           InstanceMethod<&ModelWrap::Dispose>("dispose"),
-                           InstanceAccessor<&ModelWrap::Isa>("isa"),
-                           InstanceAccessor<&ModelWrap::Threads>("threads"),
-                           InstanceAccessor<&ModelWrap::ArenaBytes>("arenaBytes"),
-                           InstanceAccessor<&ModelWrap::ScratchBytes>("scratchBytes"),
-                       });
+    return ModelWrap::DefineClass(env, Kind::kName,
+                                  {
+                                      ModelWrap::template InstanceMethod<&ModelWrap::Run>("run"),
+                                      ModelWrap::template InstanceMethod<&ModelWrap::Profile>("profile"),
+                                      ModelWrap::template InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                      ModelWrap::template InstanceAccessor<&ModelWrap::Isa>("isa"),
+                                      ModelWrap::template InstanceAccessor<&ModelWrap::Threads>("threads"),
+                                      ModelWrap::template InstanceAccessor<&ModelWrap::ArenaBytes>("arenaBytes"),
+                                      ModelWrap::template InstanceAccessor<&ModelWrap::ScratchBytes>("scratchBytes"),
+                                  });
   }
 
-  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap<Kind>>(info) {
     Guard(info.Env(), "creating the model", [&] { Construct(info); });
   }
 
@@ -254,14 +303,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  private:
   void Construct(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info.IsConstructCall()) throw Napi::TypeError::New(env, "Model must be called with new");
+    const std::string name = Kind::kName;
+    if (!info.IsConstructCall()) throw Napi::TypeError::New(env, name + " must be called with new");
     if (info.Length() < 1 || !info[0].IsObject())
-      throw Napi::TypeError::New(env, "new Model(plan, options): plan must be an object");
+      throw Napi::TypeError::New(env, "new " + name + "(plan, options): plan must be an object");
     size_t threads = 1;
-    const mn::Kernels* kernels = nullptr;
+    std::string isaName;
+    bool hasIsa = false;
     if (info.Length() >= 2 && !info[1].IsUndefined() && !info[1].IsNull()) {
       if (!info[1].IsObject())
-        throw Napi::TypeError::New(env, "new Model(plan, options): options must be an object");
+        throw Napi::TypeError::New(env, "new " + name + "(plan, options): options must be an object");
       const Napi::Object opts = info[1].As<Napi::Object>();
       const Napi::Value t = opts.Get("threads");
       if (!t.IsUndefined()) {
@@ -273,19 +324,16 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       const Napi::Value isa = opts.Get("isa");
       if (!isa.IsUndefined()) {
         if (!isa.IsString()) throw Napi::TypeError::New(env, "options.isa must be a string");
-        std::string error;
-        kernels = mn::find_kernels(isa.As<Napi::String>().Utf8Value(), &error);
-        if (kernels == nullptr) throw Napi::Error::New(env, "mobilenet native: " + error);
+        isaName = isa.As<Napi::String>().Utf8Value();
+        hasIsa = true;
       }
     }
-    // Throws (std::invalid_argument) when MOBILENET_ISA names nothing this CPU can run.
-    if (kernels == nullptr) kernels = mn::supported_kernels().front();
-    std::unique_ptr<Model> model(new Model(env, info[0].As<Napi::Object>(), kernels, threads));
+    std::unique_ptr<Runner> model = Kind::Create(env, info[0].As<Napi::Object>(), hasIsa ? &isaName : nullptr, threads);
     isa_ = model->isa();
     threads_ = model->threads();
     arenaBytes_ = model->arenaBytes();
     scratchBytes_ = model->scratchBytes();
-    inputSize_ = model->inputSize();
+    inputBytes_ = model->inputBytes();
     stepCount_ = model->stepCount();
     executor_ = Executor::Start(env, std::move(model));
   }
@@ -303,13 +351,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Env env = info.Env();
     if (disposed_) throw Napi::Error::New(env, "mobilenet native: model has been disposed");
     if (info.Length() < 1 || !info[0].IsTypedArray() ||
-        info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw Napi::TypeError::New(env, "run(input): input must be a Float32Array");
-    Napi::Float32Array in = info[0].As<Napi::Float32Array>();
-    if (in.ElementLength() != inputSize_)
-      throw Napi::TypeError::New(env, "run(input): input has " +
-                                          std::to_string(in.ElementLength()) +
-                                          " floats, expected " + std::to_string(inputSize_));
+        info[0].As<Napi::TypedArray>().TypedArrayType() != Kind::kType)
+      throw Napi::TypeError::New(env, std::string("run(input): input must be ") + Kind::kArray);
+    Napi::TypedArray in = info[0].As<Napi::TypedArray>();
+    if (in.ElementLength() * Kind::kElement != inputBytes_)
+      throw Napi::TypeError::New(env, "run(input): input has " + std::to_string(in.ElementLength()) + " " +
+                                          Kind::kUnits + ", expected " +
+                                          std::to_string(inputBytes_ / Kind::kElement));
     // run(input, steps): only the first `steps` steps, resolving to the last one's output.
     size_t steps = stepCount_;
     if (!profile && info.Length() >= 2 && !info[1].IsUndefined()) {
@@ -320,7 +368,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       steps = static_cast<size_t>(d);
     }
     std::unique_ptr<Job> job(new Job());
-    job->input.assign(in.Data(), in.Data() + inputSize_);
+    const uint8_t* data = static_cast<const uint8_t*>(in.ArrayBuffer().Data()) + in.ByteOffset();
+    job->input.assign(data, data + inputBytes_);
+    job->outputType = Kind::kType;
     job->steps = steps;
     job->profile = profile;
     return executor_->Submit(env, std::move(job));
@@ -349,22 +399,35 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<Executor> executor_;
   bool disposed_ = false;
   std::string isa_;
-  size_t threads_ = 1, arenaBytes_ = 0, scratchBytes_ = 0, inputSize_ = 0, stepCount_ = 0;
+  size_t threads_ = 1, arenaBytes_ = 0, scratchBytes_ = 0, inputBytes_ = 0, stepCount_ = 0;
 };
 
+template <class T>
+Napi::Array NameList(Napi::Env env, const std::vector<const T*>& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, Napi::String::New(env, list[i]->name));
+  return out;
+}
+
+// supportedIsas(dtype = 'float32'): the kernel tables of that dtype ('float32' or 'int8') usable here.
 Napi::Value SupportedIsas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return Guard(env, "listing the instruction sets", [&] {
-    const std::vector<const mn::Kernels*> list = mn::supported_kernels();
-    Napi::Array out = Napi::Array::New(env, list.size());
-    for (uint32_t i = 0; i < list.size(); ++i) out.Set(i, Napi::String::New(env, list[i]->name));
-    return out;
+  std::string dtype = "float32";
+  if (info.Length() >= 1 && !info[0].IsUndefined()) {
+    dtype = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : std::string();
+    if (dtype != "float32" && dtype != "int8")
+      throw Napi::TypeError::New(env, "supportedIsas(dtype): dtype must be 'float32' or 'int8'");
+  }
+  return Guard(env, "listing the instruction sets", [&]() -> Napi::Value {
+    if (dtype == "int8") return NameList(env, mn::supported_qkernels());
+    return NameList(env, mn::supported_kernels());
   });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas, "supportedIsas"));
-  exports.Set("Model", ModelWrap::Init(env));
+  exports.Set("Model", ModelWrap<FloatPlan>::Init(env));
+  exports.Set("QuantModel", ModelWrap<QuantPlan>::Init(env));
   return exports;
 }
 

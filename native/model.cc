@@ -1,6 +1,8 @@
 // Plan parsing + validation, weight packing and the executor. Generic code (no ISA flags).
 #include "model.h"
 
+#include "plan_reader.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,151 +18,80 @@
 namespace mn {
 namespace {
 
-// Every size in a plan must be below this, and so must every product we form from them.
-const double kMaxDim = 2147483647.0;
-const size_t kMaxElems = size_t(1) << 34;
-
-// What a plan may ask the addon to allocate (a plan is data: an absurd one must be an error, not
-// terabytes of allocation). MobileNet v2 1.0 224 needs 2.8 MiB of activations, 14 MiB of weights.
-const size_t kMaxActivationBytes = size_t(1) << 30;  // arena + per-thread scratch + zero row
-const size_t kMaxWeightBytes = size_t(1) << 30;      // packed weights of all steps
-
-// "762.9 MiB", "1 GiB", "9.25 GiB".
-std::string mib(size_t bytes) {
-  const size_t GiB = size_t(1) << 30;
-  char buf[64];
-  if (bytes >= GiB && bytes % GiB == 0)
-    std::snprintf(buf, sizeof buf, "%zu GiB", bytes / GiB);
-  else if (bytes >= GiB)
-    std::snprintf(buf, sizeof buf, "%.2f GiB", (double)bytes / (double)GiB);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
-  return buf;
+// The fused activation code of a step: 0 none, 1 ReLU, 2 ReLU6.
+int read_act(const PlanReader& r, const Napi::Object& o, const char* key = "act") {
+  const size_t a = r.uint(o, key);
+  if (a > 2) r.fail(std::string("'") + key + "' must be 0, 1 or 2");
+  return (int)a;
 }
 
-[[noreturn]] void out_of_memory(Napi::Env env, const std::string& what, size_t bytes) {
-  throw Napi::Error::New(env, "mobilenet native: out of memory while allocating " + what + " (" +
-                                  mib(bytes) + ")");
-}
-
-class PlanReader {
- public:
-  PlanReader(Napi::Env env, std::string where) : env_(env), where_(std::move(where)) {}
-
-  [[noreturn]] void fail(const std::string& msg) const {
-    throw Napi::Error::New(env_, "mobilenet native: invalid plan: " + where_ + ": " + msg);
-  }
-
-  size_t uint(const Napi::Object& o, const char* key, size_t minValue = 0) const {
-    const Napi::Value v = o.Get(key);
-    if (!v.IsNumber()) fail(std::string("'") + key + "' must be a number");
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (!(d >= (double)minValue && d <= kMaxDim) || std::floor(d) != d)
-      fail(std::string("'") + key + "' must be an integer >= " + std::to_string(minValue) +
-           " (got " + v.ToString().Utf8Value() + ")");
-    return (size_t)d;
-  }
-
-  int act(const Napi::Object& o, const char* key = "act") const {
-    const size_t a = uint(o, key);
-    if (a > 2) fail(std::string("'") + key + "' must be 0, 1 or 2");
-    return (int)a;
-  }
-
-  Napi::Object object(const Napi::Object& o, const char* key) const {
-    const Napi::Value v = o.Get(key);
-    if (!v.IsObject()) fail(std::string("'") + key + "' must be an object");
-    return v.As<Napi::Object>();
-  }
-
-  // The values of a weight tensor of `expected` elements: a Float32Array, or an encoded tensor
-  // { type, data: Uint8Array, scale: Float32Array, zeroPoint: Float64Array, inner } (see WeightSrc;
-  // src/engine/native.ts hands over a model file's weights this way). Points into the JS arrays,
-  // no copy: valid during construction only (the packing reads them before it returns).
-  WeightSrc weights(const Napi::Object& o, const char* key, size_t expected) const {
-    const Napi::Value v = o.Get(key);
-    const std::string name = std::string("'") + key + "'";
-    if (v.IsTypedArray()) {
-      if (v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-        fail(name + " must be a Float32Array or an encoded tensor");
-      Napi::Float32Array a = v.As<Napi::Float32Array>();
-      if (a.ElementLength() != expected)
-        fail(name + " has " + std::to_string(a.ElementLength()) + " floats, expected " +
+// The values of a weight tensor of `expected` elements: a Float32Array, or an encoded tensor
+// { type, data: Uint8Array, scale: Float32Array, zeroPoint: Float64Array, inner } (see WeightSrc;
+// src/engine/native.ts hands over a model file's weights this way). Points into the JS arrays,
+// no copy: valid during construction only (the packing reads them before it returns).
+WeightSrc read_weights(const PlanReader& r, const Napi::Object& o, const char* key, size_t expected) {
+  const Napi::Value v = o.Get(key);
+  const std::string name = std::string("'") + key + "'";
+  if (v.IsTypedArray()) {
+    if (v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      r.fail(name + " must be a Float32Array or an encoded tensor");
+    Napi::Float32Array a = v.As<Napi::Float32Array>();
+    if (a.ElementLength() != expected)
+      r.fail(name + " has " + std::to_string(a.ElementLength()) + " floats, expected " +
              std::to_string(expected));
-      return WeightSrc::floats(a.Data(), expected);
+    return WeightSrc::floats(a.Data(), expected);
+  }
+  if (!v.IsObject()) r.fail(name + " must be a Float32Array or an encoded tensor");
+  const Napi::Object e = v.As<Napi::Object>();
+  const std::string type = r.string(e, "type");
+  WeightSrc src;
+  static const struct { const char* name; WeightType type; } kTypes[] = {
+      {"f32", WeightType::F32}, {"f16", WeightType::F16}, {"u8", WeightType::U8},
+      {"i8", WeightType::I8},   {"i16", WeightType::I16}, {"i32", WeightType::I32},
+      {"i64", WeightType::I64}};
+  bool known = false;
+  for (const auto& t : kTypes) {
+    if (type == t.name) {
+      src.type = t.type;
+      known = true;
     }
-    if (!v.IsObject()) fail(name + " must be a Float32Array or an encoded tensor");
-    const Napi::Object e = v.As<Napi::Object>();
-    const Napi::Value typeV = e.Get("type");
-    const std::string type = typeV.IsString() ? typeV.As<Napi::String>().Utf8Value() : std::string();
-    WeightSrc src;
-    static const struct { const char* name; WeightType type; } kTypes[] = {
-        {"f32", WeightType::F32}, {"f16", WeightType::F16}, {"u8", WeightType::U8},
-        {"i8", WeightType::I8},   {"i16", WeightType::I16}, {"i32", WeightType::I32},
-        {"i64", WeightType::I64}};
-    bool known = false;
-    for (const auto& t : kTypes) {
-      if (type == t.name) {
-        src.type = t.type;
-        known = true;
-      }
-    }
-    if (!known) fail(name + ": unknown encoding type '" + type + "'");
-    const Napi::Value dataV = e.Get("data");
-    if (!dataV.IsTypedArray() || dataV.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      fail(name + ".data must be a Uint8Array");
-    Napi::Uint8Array data = dataV.As<Napi::Uint8Array>();
-    const size_t size = weight_type_size(src.type);
-    if (data.ElementLength() / size != expected || data.ElementLength() % size != 0)
-      fail(name + " has " + std::to_string(data.ElementLength()) + " bytes of " + type +
+  }
+  if (!known) r.fail(name + ": unknown encoding type '" + type + "'");
+  const Napi::Value dataV = e.Get("data");
+  if (!dataV.IsTypedArray() || dataV.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    r.fail(name + ".data must be a Uint8Array");
+  Napi::Uint8Array data = dataV.As<Napi::Uint8Array>();
+  const size_t size = weight_type_size(src.type);
+  if (data.ElementLength() / size != expected || data.ElementLength() % size != 0)
+    r.fail(name + " has " + std::to_string(data.ElementLength()) + " bytes of " + type +
            ", expected " + std::to_string(expected) + " values");
-    src.data = data.Data();
-    src.count = expected;
-    if (src.type == WeightType::F32 || src.type == WeightType::F16) return src;
-    const Napi::Value scaleV = e.Get("scale");
-    const Napi::Value zeroV = e.Get("zeroPoint");
-    if (!scaleV.IsTypedArray() || scaleV.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      fail(name + ".scale must be a Float32Array");
-    if (!zeroV.IsTypedArray() || zeroV.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-      fail(name + ".zeroPoint must be a Float64Array");
-    Napi::Float32Array scale = scaleV.As<Napi::Float32Array>();
-    Napi::Float64Array zero = zeroV.As<Napi::Float64Array>();
-    src.channels = scale.ElementLength();
-    if (src.channels == 0 || zero.ElementLength() != src.channels)
-      fail(name + ": " + std::to_string(src.channels) + " scales and " +
+  src.data = data.Data();
+  src.count = expected;
+  if (src.type == WeightType::F32 || src.type == WeightType::F16) return src;
+  const Napi::Value scaleV = e.Get("scale");
+  const Napi::Value zeroV = e.Get("zeroPoint");
+  if (!scaleV.IsTypedArray() || scaleV.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    r.fail(name + ".scale must be a Float32Array");
+  if (!zeroV.IsTypedArray() || zeroV.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    r.fail(name + ".zeroPoint must be a Float64Array");
+  Napi::Float32Array scale = scaleV.As<Napi::Float32Array>();
+  Napi::Float64Array zero = zeroV.As<Napi::Float64Array>();
+  src.channels = scale.ElementLength();
+  if (src.channels == 0 || zero.ElementLength() != src.channels)
+    r.fail(name + ": " + std::to_string(src.channels) + " scales and " +
            std::to_string(zero.ElementLength()) + " zero points");
-    src.inner = uint(e, "inner", 1);
-    if (expected % mul({src.channels, src.inner}) != 0)
-      fail(name + ": " + std::to_string(src.channels) + " channels of " + std::to_string(src.inner) +
+  src.inner = r.uint(e, "inner", 1);
+  if (expected % r.mul({src.channels, src.inner}) != 0)
+    r.fail(name + ": " + std::to_string(src.channels) + " channels of " + std::to_string(src.inner) +
            " do not divide " + std::to_string(expected) + " values");
-    src.scale = scale.Data();
-    src.zero = zero.Data();
-    for (size_t c = 0; c < src.channels; ++c) {
-      if (!(std::isfinite(src.scale[c]) && src.scale[c] > 0.0f))
-        fail(name + ": scale " + std::to_string(c) + " is not a positive number");
-      if (!std::isfinite(src.zero[c])) fail(name + ": zero point " + std::to_string(c) + " is not finite");
-    }
-    return src;
+  src.scale = scale.Data();
+  src.zero = zero.Data();
+  for (size_t c = 0; c < src.channels; ++c) {
+    if (!(std::isfinite(src.scale[c]) && src.scale[c] > 0.0f))
+      r.fail(name + ": scale " + std::to_string(c) + " is not a positive number");
+    if (!std::isfinite(src.zero[c])) r.fail(name + ": zero point " + std::to_string(c) + " is not finite");
   }
-
-  size_t mul(std::initializer_list<size_t> xs) const {
-    size_t r = 1;
-    for (size_t x : xs) {
-      if (x != 0 && r > kMaxElems / x) fail("tensor too large");
-      r *= x;
-    }
-    return r;
-  }
-
- private:
-  Napi::Env env_;
-  std::string where_;
-};
-
-void check_range(const PlanReader& r, size_t offset, size_t size, size_t arena, const char* what) {
-  if (offset > arena || size > arena - offset)
-    r.fail(std::string(what) + " [" + std::to_string(offset) + ", " +
-           std::to_string(offset + size) + ") exceeds arenaSize " + std::to_string(arena));
+  return src;
 }
 
 void read_spatial(const PlanReader& r, const Napi::Object& o, StepDesc* s) {
@@ -271,8 +202,8 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     top.fail("arenaSize " + std::to_string(arenaSize) + " floats (" +
              mib(arenaSize * sizeof(float)) + ") exceeds the " + mib(kMaxActivationBytes) +
              " limit on activation memory (arena + scratch)");
-  check_range(top, input_, top.mul({inputH_, inputW_, inputC_}), arenaSize, "input");
-  check_range(top, output_, outputSize_, arenaSize, "output");
+  check_range(top, input_, top.mul({inputH_, inputW_, inputC_}), arenaSize, "input", "arenaSize");
+  check_range(top, output_, outputSize_, arenaSize, "output", "arenaSize");
 
   const Napi::Value stepsV = plan.Get("steps");
   if (!stepsV.IsArray()) top.fail("'steps' must be an array");
@@ -347,10 +278,10 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         check_pad(r, s, s.kernel);
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        s.act0 = act_from_code(r.act(o));
+        s.act0 = act_from_code(read_act(r, o));
         const size_t K = r.mul({s.kernel, s.kernel, s.inC});
-        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, K}));
-        const WeightSrc b = r.weights(o, "bias", s.outC);
+        const WeightSrc w = read_weights(r, o, "weights", r.mul({s.outC, K}));
+        const WeightSrc b = read_weights(r, o, "bias", s.outC);
         gemm(r, w, b, s.outC, K, &s.w0);
         plan_conv2d(&s);
         inSize = r.mul({s.inH, s.inW, s.inC});
@@ -361,9 +292,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.kernel = r.uint(o, "kernel", 1);
         check_pad(r, s, s.kernel);
         s.inC = s.outC = r.uint(o, "channels", 1);
-        s.act0 = act_from_code(r.act(o));
-        const WeightSrc w = r.weights(o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
-        const WeightSrc b = r.weights(o, "bias", s.inC);
+        s.act0 = act_from_code(read_act(r, o));
+        const WeightSrc w = read_weights(r, o, "weights", r.mul({s.kernel, s.kernel, s.inC}));
+        const WeightSrc b = read_weights(r, o, "bias", s.inC);
         if (s.kernel == 3) {
           dw3x3(r, w, b, s.inC, &s.w0);
         } else {
@@ -387,9 +318,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.inW = s.outW = r.uint(o, "w", 1);
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        s.act0 = act_from_code(r.act(o));
-        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, s.inC}));
-        const WeightSrc b = r.weights(o, "bias", s.outC);
+        s.act0 = act_from_code(read_act(r, o));
+        const WeightSrc w = read_weights(r, o, "weights", r.mul({s.outC, s.inC}));
+        const WeightSrc b = read_weights(r, o, "bias", s.outC);
         gemm(r, w, b, s.outC, s.inC, &s.w0);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.inH, s.inW, s.outC});
@@ -408,9 +339,9 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
           if (!ev.IsObject()) r.fail("'expand' must be an object or null");
           const Napi::Object e = ev.As<Napi::Object>();
           PlanReader re(env, "step " + std::to_string(i) + " (bottleneck expand)");
-          s.act0 = act_from_code(re.act(e));
-          const WeightSrc w = re.weights(e, "weights", re.mul({s.expandC, s.inC}));
-          const WeightSrc b = re.weights(e, "bias", s.expandC);
+          s.act0 = act_from_code(read_act(re, e));
+          const WeightSrc w = read_weights(re, e, "weights", re.mul({s.expandC, s.inC}));
+          const WeightSrc b = read_weights(re, e, "bias", s.expandC);
           gemm(re, w, b, s.expandC, s.inC, &s.w0);
         } else if (s.expandC != s.inC) {
           r.fail("expand is null but expandC != inC");
@@ -418,17 +349,17 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         {
           PlanReader rd(env, "step " + std::to_string(i) + " (bottleneck depthwise)");
           const Napi::Object d = r.object(o, "depthwise");
-          s.act1 = act_from_code(rd.act(d));
-          const WeightSrc w = rd.weights(d, "weights", rd.mul({9, s.expandC}));
-          const WeightSrc b = rd.weights(d, "bias", s.expandC);
+          s.act1 = act_from_code(read_act(rd, d));
+          const WeightSrc w = read_weights(rd, d, "weights", rd.mul({9, s.expandC}));
+          const WeightSrc b = read_weights(rd, d, "bias", s.expandC);
           dw3x3(rd, w, b, s.expandC, &s.w1);
         }
         {
           PlanReader rp(env, "step " + std::to_string(i) + " (bottleneck project)");
           const Napi::Object p = r.object(o, "project");
-          s.act2 = act_from_code(rp.act(p));
-          const WeightSrc w = rp.weights(p, "weights", rp.mul({s.outC, s.expandC}));
-          const WeightSrc b = rp.weights(p, "bias", s.outC);
+          s.act2 = act_from_code(read_act(rp, p));
+          const WeightSrc w = read_weights(rp, p, "weights", rp.mul({s.outC, s.expandC}));
+          const WeightSrc b = read_weights(rp, p, "bias", s.outC);
           gemm(rp, w, b, s.outC, s.expandC, &s.w2);
         }
         if (s.residual &&
@@ -449,8 +380,8 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
         s.op = OpType::Fc;
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        const WeightSrc w = r.weights(o, "weights", r.mul({s.outC, s.inC}));
-        const WeightSrc b = r.weights(o, "bias", s.outC);
+        const WeightSrc w = read_weights(r, o, "weights", r.mul({s.outC, s.inC}));
+        const WeightSrc b = read_weights(r, o, "bias", s.outC);
         gemm(r, w, b, s.outC, s.inC, &s.w0);
         inSize = s.inC;
         outSize = s.outC;
@@ -461,9 +392,8 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       } else {
         r.fail("unknown op");
       }
-      check_range(r, s.input, inSize, arenaSize, "input");
-      check_range(r, s.output, outSize, arenaSize, "output");
-      stepOutputSizes_[i] = outSize;
+      check_range(r, s.input, inSize, arenaSize, "input", "arenaSize");
+      check_range(r, s.output, outSize, arenaSize, "output", "arenaSize");
       if (s.input < s.output + outSize && s.output < s.input + inSize)
         r.fail("output overlaps input");
       const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);
@@ -541,13 +471,13 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
   pack_weights(*pool_, jobs, nr, cb, packTmp.data());
 }
 
-void Model::run(const float* input, float* output, double* stepMillis, size_t steps) {
+void Model::run(const void* input, void* output, double* stepMillis, size_t steps) {
   if (steps == 0 || steps > steps_.size()) throw std::invalid_argument("step count out of range");
   // Workers stay hot (spin, never park) between the steps of this inference and go back to
   // their idle policy after it (thread_pool.h); parked ones are woken now, while the input is copied.
   const ThreadPool::Run hot(*pool_);
   float* arena = arena_.data();
-  std::memcpy(arena + input_, input, inputSize() * sizeof(float));
+  std::memcpy(arena + input_, input, inputBytes());
   const ExecContext ctx{kernels_, pool_.get(), scratchPtrs_.data(), zero_.data(), scratch_.data()};
   for (size_t i = 0; i < steps; ++i) {
     const StepDesc& s = steps_[i];
@@ -580,8 +510,7 @@ void Model::run(const float* input, float* output, double* stepMillis, size_t st
       stepMillis[i] = took.count();
     }
   }
-  const StepDesc& last = steps_[steps - 1];
-  std::memcpy(output, arena + last.output, stepOutputSizes_[steps - 1] * sizeof(float));
+  std::memcpy(output, arena + steps_[steps - 1].output, stepOutputBytes(steps - 1));
 }
 
 }  // namespace mn

@@ -13,12 +13,13 @@
 
 #include "isa.h"
 #include "ops/ops.h"
+#include "runner.h"
 #include "thread_pool.h"
 
 
 namespace mn {
 
-class Model {
+class Model : public Runner {
  public:
   // Parses and validates `plan` (throws Napi::Error naming the step on any inconsistency, on sizes
   // that overflow or exceed the limits — 1 GiB of activations, 1 GiB of packed weights — and on a
@@ -27,19 +28,19 @@ class Model {
   // none is left running then).
   Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, size_t threads);
 
-  // Runs steps [0, steps) (1 <= steps <= stepCount()) and copies the last one's output.
-  // input: inputSize() floats; output: stepOutputSize(steps - 1) floats. Not reentrant: one call at
-  // a time. stepMillis, when given, receives the wall time of each step run (`steps` values).
-  void run(const float* input, float* output, double* stepMillis, size_t steps);
+  // input: inputSize() floats; output: the last step run's floats (Runner::run).
+  void run(const void* input, void* output, double* stepMillis, size_t steps) override;
 
-  size_t stepCount() const { return steps_.size(); }
-  size_t stepOutputSize(size_t step) const { return stepOutputSizes_[step]; }
+  size_t stepCount() const override { return steps_.size(); }
+  size_t stepOutputBytes(size_t step) const override { return stepOutputSizes_[step] * sizeof(float); }
   size_t inputSize() const { return inputH_ * inputW_ * inputC_; }
   size_t outputSize() const { return outputSize_; }
-  size_t arenaBytes() const { return arena_.size() * sizeof(float); }
-  size_t scratchBytes() const { return scratchBytes_; }
-  size_t threads() const { return pool_->size(); }
-  const char* isa() const { return kernels_->name; }
+  size_t inputBytes() const override { return inputSize() * sizeof(float); }
+  size_t outputBytes() const override { return outputSize_ * sizeof(float); }
+  size_t arenaBytes() const override { return arena_.size() * sizeof(float); }
+  size_t scratchBytes() const override { return scratchBytes_; }
+  size_t threads() const override { return pool_->size(); }
+  const char* isa() const override { return kernels_->name; }
 
  private:
   const Kernels* kernels_;

@@ -1,5 +1,5 @@
 // The node-free self-test (native/tests/kernels_selftest.cc, CMake target mobilenet_kernels_selftest):
-// every kernel table this CPU can run against naive loops, and the thread pool (work split, and
+// every fp32 and int8 kernel table this CPU can run against naive loops, and the thread pool (work split, and
 // unwinding when a thread cannot start — through a hook and, on Linux, a real std::thread failure
 // under a lowered RLIMIT_AS). Built here with plain CMake (it needs no Node headers) into a temporary
 // folder, with the compiler of the addon build when there is one, and run.
@@ -46,15 +46,22 @@ describe('native self-test (kernels and thread pool, no Node)', () => {
       const isas = kernels.map((m) => m[1]);
       expect(isas[isas.length - 1]).toBe('scalar');
       for (const m of kernels) expect(Number(m[2])).toBeGreaterThan(100);
+      const quant = lines.map((l) => /^int8 ([\w-]+): (\d+) kernel checks$/.exec(l)).filter((m) => m !== null);
+      expect(quant.map((m) => m[1]).at(-1)).toBe('scalar');
+      for (const m of quant) expect(Number(m[2])).toBeGreaterThan(100);
       const loaded = loadAddon();
-      if ('addon' in loaded) expect(isas).toEqual(loaded.addon.supportedIsas()); // the same tables as the addon
+      if ('addon' in loaded) {
+        // the same tables as the addon
+        expect(isas).toEqual(loaded.addon.supportedIsas());
+        expect(quant.map((m) => m[1])).toEqual(loaded.addon.supportedIsas('int8'));
+      }
 
       const pool = lines.map((l) => /^thread pool: (\d+) checks \((.*)\)$/.exec(l)).find((m) => m !== null);
       expect(pool, 'the thread pool line').toBeDefined();
       expect(Number(pool![1])).toBeGreaterThan(0);
       if (process.platform === 'linux') expect(pool![2]).toMatch(/^std::thread failed after \d+ of 255 workers under RLIMIT_AS$/);
 
-      const total = kernels.reduce((sum, m) => sum + Number(m[2]), 0) + Number(pool![1]);
+      const total = [...kernels, ...quant].reduce((sum, m) => sum + Number(m[2]), 0) + Number(pool![1]);
       expect(lines[lines.length - 1]).toBe(`selftest: all ${total} checks passed`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -29,6 +29,8 @@
 
 #include "../isa.h"
 #include "../ops/ops.h"
+#include "../ops/qs8/ops_qs8.h"
+#include "../ops/qs8/requant.h"
 #include "../thread_pool.h"
 
 using namespace mn;
@@ -150,6 +152,183 @@ void check_dw(const Kernels* k, size_t h, size_t w, size_t c, size_t stride, int
   char what[128];
   std::snprintf(what, sizeof what, "dw3x3 %zux%zux%zu s%zu act=%d", h, w, c, stride, act);
   compare(what, k, got, want);
+}
+
+// ---- int8 kernels, against TFLite's integer arithmetic written out (ops/qs8/requant.h) ----
+
+int irand(int lo, int hi) {
+  g_state = g_state * 1664525u + 1013904223u;
+  return lo + (int)((g_state >> 8) % (unsigned)(hi - lo + 1));
+}
+
+void compare_bytes(const char* what, const QKernels* k, const std::vector<int8_t>& got,
+                   const std::vector<int8_t>& want) {
+  ++g_checks;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (got[i] != want[i]) {
+      std::printf("FAIL %s [int8 %s]: byte %zu is %d, expected %d\n", what, k->name, i, got[i], want[i]);
+      ++g_failures;
+      return;
+    }
+  }
+}
+
+// Multipliers and shifts of n channels: realistic ones for accumulators spreading about `spread`,
+// and extremes (0, shifts from -31 to +6, a per-tensor case), so every rounding path is taken.
+void random_requant(size_t n, double spread, bool perTensor, std::vector<int32_t>* mult,
+                    std::vector<int32_t>* shift) {
+  mult->resize(n);
+  shift->resize(n);
+  for (size_t c = 0; c < n; ++c) {
+    if (perTensor && c > 0) {
+      (*mult)[c] = (*mult)[0];
+      (*shift)[c] = (*shift)[0];
+      continue;
+    }
+    const int r = irand(0, 9);
+    int e = 0;
+    std::frexp(60.0 / spread, &e);
+    (*mult)[c] = r == 0 ? 0 : irand(1 << 30, 2147483647);
+    (*shift)[c] = r == 1 ? irand(-31, 6) : r == 2 ? irand(-31, -20) : e + irand(-2, 1);
+    if ((*shift)[c] < -31) (*shift)[c] = -31;
+    if ((*shift)[c] > 31) (*shift)[c] = 31;
+  }
+}
+
+QOut random_out() {
+  const int zero = irand(-128, 127);
+  const int lo = irand(0, 2) == 0 ? -128 : std::max(-128, zero);
+  const int hi = irand(0, 2) == 0 ? 127 : std::min(127, std::max(lo, zero + irand(10, 120)));
+  return QOut{zero, lo - zero, hi - zero};
+}
+
+void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int xzp) {
+  std::vector<int8_t> w(n * kk), a(m * kk + 64);
+  for (auto& v : w) v = (int8_t)irand(-128, 127);
+  for (auto& v : a) v = (int8_t)irand(-128, 127);
+  std::vector<int32_t> bias(n), mult, shift;
+  const double spread = std::sqrt((double)kk) * 90 * 90;
+  for (auto& b : bias) b = irand(0, 9) == 0 ? irand(-2147483647, 2147483647) : irand(-(int)spread, (int)spread);
+  random_requant(n, spread, irand(0, 1) == 0, &mult, &shift);
+  const QOut out = random_out();
+  std::vector<int8_t> want(m * n), got(m * n);
+  for (size_t i = 0; i < m; ++i)
+    for (size_t j = 0; j < n; ++j) {
+      uint32_t acc = (uint32_t)bias[j];
+      for (size_t p = 0; p < kk; ++p) acc += (uint32_t)((w[j * kk + p] - wzp) * (a[i * kk + p] - xzp));
+      want[i * n + j] = clamp_out(mbqm((int32_t)acc, mult[j], shift[j]), out);
+    }
+  QConvSrc src;
+  src.weights = w.data();
+  src.bias = bias.data();
+  src.multiplier = mult.data();
+  src.shift = shift.data();
+  src.weightZero = wzp;
+  src.inputZero = xzp;
+  src.n = n;
+  src.k = kk;
+  std::vector<uint8_t> packed(qgemm_packed_bytes(*k, n, kk) + 64);
+  qpack_gemm_panels(*k, src, packed.data(), 0, qgemm_panels(*k, n));
+  const int32_t rcm = qgemm_rowcorr_mult(*k, wzp);
+  std::vector<int32_t> rc(m);
+  if (rcm != 0) k->rowsum(m, kk, a.data(), kk, rcm, rc.data());
+  k->gemm(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk), rcm != 0 ? rc.data() : nullptr,
+          got.data(), n, &out);
+  char what[128];
+  std::snprintf(what, sizeof what, "qgemm m=%zu n=%zu k=%zu w_zp=%d x_zp=%d", m, n, kk, wzp, xzp);
+  compare_bytes(what, k, got, want);
+}
+
+// A 3x3 depthwise over an h x w x c image with SAME padding, rows built as the table wants.
+// mixedBlocks (with w_zp -128): each 16-channel block needs another count of int8 weight parts
+// (w' <= 127, <= 254, then 255), blocks in turn.
+void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, int wzp, int xzp,
+               bool mixedBlocks = false) {
+  QStepDesc s;
+  s.inH = h;
+  s.inW = w;
+  s.outH = (h + stride - 1) / stride;
+  s.outW = (w + stride - 1) / stride;
+  s.stride = stride;
+  s.padTop = ((s.outH - 1) * stride + 3 > h ? (s.outH - 1) * stride + 3 - h : 0) / 2;
+  s.padLeft = ((s.outW - 1) * stride + 3 > w ? (s.outW - 1) * stride + 3 - w : 0) / 2;
+  s.inC = s.expandC = s.outC = c;
+  std::vector<int8_t> wt(9 * c), in(h * w * c + 64);
+  for (size_t i = 0; i < wt.size(); ++i) {
+    const size_t kind = (i % c) / 16 % 3;
+    wt[i] = (int8_t)(!mixedBlocks ? irand(-128, 127) : kind == 0 ? irand(-128, -1) : kind == 1 ? irand(-128, 126) : 127);
+  }
+  for (auto& v : in) v = (int8_t)irand(-128, 127);
+  std::vector<int32_t> bias(c), mult, shift;
+  for (auto& b : bias) b = irand(-300000, 300000);
+  random_requant(c, 3 * 90 * 90, false, &mult, &shift);
+  const QOut out = random_out();
+  std::vector<int8_t> want(s.outH * s.outW * c), got(want.size());
+  for (size_t oy = 0; oy < s.outH; ++oy)
+    for (size_t ox = 0; ox < s.outW; ++ox)
+      for (size_t ch = 0; ch < c; ++ch) {
+        uint32_t acc = (uint32_t)bias[ch];
+        for (size_t ky = 0; ky < 3; ++ky)
+          for (size_t kx = 0; kx < 3; ++kx) {
+            const ptrdiff_t iy = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)s.padTop;
+            const ptrdiff_t ix = (ptrdiff_t)(ox * stride + kx) - (ptrdiff_t)s.padLeft;
+            if (iy < 0 || ix < 0 || iy >= (ptrdiff_t)h || ix >= (ptrdiff_t)w) continue;
+            const int x = in[((size_t)iy * w + (size_t)ix) * c + ch];
+            acc += (uint32_t)((wt[(ky * 3 + kx) * c + ch] - wzp) * (x - xzp));
+          }
+        want[(oy * s.outW + ox) * c + ch] = clamp_out(mbqm((int32_t)acc, mult[ch], shift[ch]), out);
+      }
+  QConvSrc src;
+  src.weights = wt.data();
+  src.bias = bias.data();
+  src.multiplier = mult.data();
+  src.shift = shift.data();
+  src.weightZero = wzp;
+  src.inputZero = xzp;
+  src.n = c;
+  src.k = 9;
+  const size_t sets = qdw_sets(*k, src);
+  s.dw.wStride = qdw_block_bytes(*k, sets);
+  std::vector<uint8_t> packed(qdw_blocks(*k, c) * s.dw.wStride + 64);
+  qpack_dw_blocks(*k, src, sets, packed.data(), 0, qdw_blocks(*k, c));
+  s.dw.w = packed.data();
+  s.dw.pad = (int8_t)xzp;
+  s.dw.out = out;
+  const size_t built = (qdw_built_bytes(*k, s) + 63) / 64 * 64;
+  std::vector<int8_t> rows((h + 1) * built + 64);  // every input row, then the pad row
+  for (size_t y = 0; y < h; ++y) qdw_build(*k, s, in.data() + y * w * c, rows.data() + y * built);
+  qdw_build(*k, s, nullptr, rows.data() + h * built);
+  for (size_t oy = 0; oy < s.outH; ++oy) {
+    const int8_t* r[3];
+    for (size_t ky = 0; ky < 3; ++ky) {
+      const ptrdiff_t iy = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)s.padTop;
+      r[ky] = rows.data() + (iy < 0 || iy >= (ptrdiff_t)h ? h : (size_t)iy) * built;
+    }
+    k->dw3x3(r, stride, s.outW, c, packed.data(), s.dw.wStride, got.data() + oy * s.outW * c, &out);
+  }
+  char what[128];
+  std::snprintf(what, sizeof what, "qdw3x3 %zux%zux%zu s%zu w_zp=%d x_zp=%d (%zu weight sets)", h, w, c, stride,
+                wzp, xzp, sets);
+  compare_bytes(what, k, got, want);
+}
+
+void check_qadd(const QKernels* k, size_t n) {
+  std::vector<int8_t> a(n), b(n), want(n), got(n);
+  for (auto& v : a) v = (int8_t)irand(-128, 127);
+  for (auto& v : b) v = (int8_t)irand(-128, 127);
+  QAddParams p;
+  p.offset1 = irand(-127, 128);
+  p.offset2 = irand(-127, 128);
+  p.shift_in = 20;
+  p.in1 = make_requant(irand(1 << 30, 2147483647), irand(-8, -1));
+  p.in2 = make_requant(irand(1 << 30, 2147483647), irand(-8, -1));
+  p.sum = make_requant(irand(1 << 30, 2147483647), irand(-28, -18));
+  p.out = random_out();
+  for (size_t i = 0; i < n; ++i) want[i] = add_one(a[i], b[i], p);
+  k->add(n, a.data(), b.data(), got.data(), &p);
+  char what[64];
+  std::snprintf(what, sizeof what, "qadd n=%zu", n);
+  compare_bytes(what, k, got, want);
 }
 
 // ---- thread pool ----
@@ -305,6 +484,29 @@ int main() {
           ++count;
         }
     std::printf("%s: %d kernel checks\n", k->name, count);
+  }
+  std::vector<const QKernels*> qkernels = supported_qkernels();
+  for (const QKernels* k : qkernels) {
+    const int before = g_checks;
+    const int zeros[] = {0, -128, 127, 5, -77};
+    int z = 0;
+    for (size_t n : {1, 3, 8, 16, 17, 24, 33, 64, 65, 96, 130})
+      for (size_t kk : {1, 3, 4, 16, 27, 33, 160})
+        for (size_t m : {1, 2, 5, 7, 13}) {
+          check_qgemm(k, m, n, kk, zeros[z % 5], irand(-128, 127));
+          ++z;
+        }
+    for (size_t c : {1, 3, 8, 15, 16, 17, 24, 33, 64, 65, 96, 144})
+      for (size_t hw : {1, 2, 3, 7, 8})
+        for (size_t stride : {1, 2}) {
+          // w_zp -128 with w 127 needs three int8 parts of w' = 255 (S8Taps4).
+          check_qdw(k, hw, hw + 2, c, stride, zeros[z % 5], z % 3 == 0 ? -128 : irand(-128, 127));
+          ++z;
+        }
+    for (size_t c : {48, 50, 96})
+      for (size_t stride : {1, 2}) check_qdw(k, 5, 9, c, stride, -128, irand(-128, 127), true);
+    for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd(k, n);
+    std::printf("int8 %s: %d kernel checks\n", k->name, g_checks - before);
   }
   const int kernelChecks = g_checks;
   for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);

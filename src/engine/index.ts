@@ -6,6 +6,7 @@ import { planModel } from './planner.js';
 import { createReferenceBackend } from './reference/backend.js';
 import { asBackend } from './int8/engine.js';
 import { planQuantized } from './int8/planner.js';
+import { createNativeInt8Backend } from './int8/native-backend.js';
 import { createReferenceInt8Backend } from './int8/reference-backend.js';
 
 export type { Backend, BackendChoice, BackendName } from './backend.js';
@@ -48,18 +49,21 @@ let fallbackWarned = false;
  * slower, and says so); 'native' insists on the addon, 'reference' never uses it.
  */
 export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { plan: Plan; backend: Backend; precision: Precision } {
-  const precision = options.precision ?? 'fp32';
+  const precision = options.precision ?? (spec.quantization ? 'int8' : 'fp32');
   const plan = planModel(spec);
   if (precision === 'int8') {
     const qplan = planQuantized(spec, options.file);
-    return { plan, backend: asBackend(qplan, createReferenceInt8Backend(qplan), spec.normalization), precision };
+    const int8 = nativeOrReference(options, () => createNativeInt8Backend(qplan, options), () => createReferenceInt8Backend(qplan));
+    return { plan, backend: asBackend(qplan, int8, spec.normalization), precision };
   }
-  return { plan, backend: createFp32Backend(plan, options), precision };
+  const backend = nativeOrReference(options, () => createNativeBackend(plan, options), () => createReferenceBackend(plan));
+  return { plan, backend, precision };
 }
 
-function createFp32Backend(plan: Plan, options: EngineOptions): Backend {
+/** The backend `options.backend` asks for: the addon's, or the TypeScript one ('auto' falls back with a warning). */
+function nativeOrReference<B>(options: EngineOptions, native: () => B, reference: () => B): B {
   const choice = options.backend ?? 'auto';
-  if (choice === 'reference') return createReferenceBackend(plan);
+  if (choice === 'reference') return reference();
   const addon = loadAddon();
   if ('error' in addon) {
     const reason = `the native addon could not be loaded (${addon.error.message.split('\n')[0]})`;
@@ -71,7 +75,7 @@ function createFp32Backend(plan: Plan, options: EngineOptions): Backend {
       fallbackWarned = true;
       process.emitWarning(message, { code: 'MOBILENET_NATIVE_UNAVAILABLE' });
     }
-    return createReferenceBackend(plan);
+    return reference();
   }
-  return createNativeBackend(plan, options);
+  return native();
 }

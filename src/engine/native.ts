@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { encodedWeights, type EncodedWeights } from '../model/spec.js';
 import type { Backend, BackendOptions } from './backend.js';
+import type { QPlan } from './int8/plan.js';
 import type { Plan } from './plan.js';
 
 /**
@@ -24,9 +25,23 @@ interface NativeModel {
   dispose(): void;
 }
 
+/** A compiled QPlan in the addon: NativeModel's contract with Int8Array tensors (storage domain). */
+interface NativeQuantModel {
+  readonly isa: string;
+  readonly threads: number;
+  readonly arenaBytes: number;
+  readonly scratchBytes: number;
+  run(input: Int8Array, steps?: number): Promise<Int8Array>;
+  profile(input: Int8Array): Promise<Float64Array>;
+  dispose(): void;
+}
+
 interface NativeAddon {
-  /** ISAs usable here, best first, capped by MOBILENET_ISA; throws if MOBILENET_ISA is invalid. */
-  supportedIsas(): string[];
+  /**
+   * ISAs of the float32 (default) or int8 kernels usable here, best first, capped by MOBILENET_ISA;
+   * throws if MOBILENET_ISA is invalid.
+   */
+  supportedIsas(dtype?: 'float32' | 'int8'): string[];
   /**
    * Throws on an invalid plan (naming the step), sizes over the limits (1 GiB of activations, 1 GiB
    * of packed weights), an unknown or unavailable isa (listing the valid ones), out of memory, or
@@ -34,6 +49,12 @@ interface NativeAddon {
    * an EncodedWeights (a model file's bytes, decoded while packing); both are read in place.
    */
   Model: new (plan: Plan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel;
+  /**
+   * Throws like Model; also on values the integer kernels do not take (zero points outside
+   * [-128, 127], multipliers outside [0, 2^31), shifts outside [-31, 31]). Absent from addons built
+   * before the int8 kernels.
+   */
+  QuantModel?: new (plan: QPlan, options?: { threads?: number; isa?: string }) => NativeQuantModel;
 }
 
 /** A plan as the addon takes it: weights and biases still encoded stay encoded. */

@@ -1,0 +1,145 @@
+// AVX-512 VNNI int8 GEMM (format S8Xor): panels of 16 channels x groups of 4 k as int8; each A
+// value is broadcast as 4 bytes, flipped to x + 128 (vpdpbusd multiplies unsigned by signed bytes;
+// the 128 * Σw it adds is folded into the bias), and tiles of up to 6 rows x 4 panels keep 24
+// accumulators in registers. Also the row sums of the S8 formats' rowcorr.
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../kernels_qs8.h"
+#include "requant_avx512vnni.h"
+
+namespace mn {
+namespace {
+
+const size_t kNR = 16;
+const size_t kHeader = kNR * kQHeaderBytesPerChannel;
+
+// Requantizes and stores an MR x (16 * NV) tile of accumulators (n valid columns). finish64 narrows
+// four vectors at a time: one row of 4 panels, two rows of 2, four rows of 1 (3 panels: a row and
+// a vector of zeros).
+template <int MR, int NV>
+void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
+                const QOut* out) {
+  constexpr int G = NV >= 3 ? 1 : 4 / NV;  // rows per group of four vectors
+  const Out16 o = load_out16(*out);
+  Rq16 rq[NV];
+  for (int j = 0; j < NV; ++j) rq[j] = load_rq16(w + j * w_stride, kNR, 0);
+  const __mmask64 mask = n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+  for (int i0 = 0; i0 < MR; i0 += G) {
+    __m512i r[4];
+    for (int q = 0; q < 4; ++q) {
+      const int i = i0 + q / NV, j = q % NV;
+      r[q] = q < G * NV && i < MR && j < NV ? requant16(_mm512_load_si512(acc + i * NV + j), rq[j])
+                                            : _mm512_setzero_si512();
+    }
+    const __m512i v = finish64(r[0], r[1], r[2], r[3], o);
+    if (NV >= 3) {
+      if (NV == 4 && n >= 64)
+        _mm512_storeu_si512(c + i0 * c_stride, v);
+      else
+        _mm512_mask_storeu_epi8(c + i0 * c_stride, mask, v);
+    } else if (NV == 2) {
+      for (int g = 0; g < G && i0 + g < MR; ++g) {
+        const __m256i row = g == 0 ? _mm512_castsi512_si256(v) : _mm512_extracti64x4_epi64(v, 1);
+        if (n >= 32)
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + (i0 + g) * c_stride), row);
+        else
+          _mm256_mask_storeu_epi8(c + (i0 + g) * c_stride, (__mmask32)mask, row);
+      }
+    } else {
+      for (int g = 0; g < G && i0 + g < MR; ++g) {
+        const __m128i row = g == 0 ? _mm512_castsi512_si128(v)
+                            : g == 1 ? _mm512_extracti32x4_epi32(v, 1)
+                            : g == 2 ? _mm512_extracti32x4_epi32(v, 2)
+                                     : _mm512_extracti32x4_epi32(v, 3);
+        if (n >= 16)
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(c + (i0 + g) * c_stride), row);
+        else
+          _mm_mask_storeu_epi8(c + (i0 + g) * c_stride, (__mmask16)mask, row);
+      }
+    }
+  }
+}
+
+template <int MR, int NV>
+void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w_stride,
+          const int32_t* rowcorr, int8_t* c, size_t c_stride, size_t n, const QOut* out) {
+  // The accumulators live in registers through the k loop; GCC keeps them there only when every
+  // loop over them is fully unrolled and the requantization reads them back from memory.
+  __m512i acc[MR][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) {
+    const __m512i bias = _mm512_loadu_si512(w + j * w_stride);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+      acc[i][j] = rowcorr != nullptr ? _mm512_add_epi32(bias, _mm512_set1_epi32(rowcorr[i])) : bias;
+  }
+  const int8_t* ar[MR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) ar[i] = a + i * a_stride;
+  const uint8_t* wp = w + kHeader;
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  const size_t groups = (k + 3) / 4;
+  for (size_t g = 0; g < groups; ++g, wp += 64) {
+    __m512i b[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) b[j] = _mm512_loadu_si512(wp + j * w_stride);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      int32_t four;
+      __builtin_memcpy(&four, ar[i] + 4 * g, 4);
+      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, b[j]);
+    }
+  }
+  alignas(64) __m512i spill[MR * NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) _mm512_store_si512(spill + i * NV + j, acc[i][j]);
+  store_tile<MR, NV>(spill, w, w_stride, c, c_stride, n, out);
+}
+
+typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, size_t, const int32_t*, int8_t*,
+                       size_t, size_t, const QOut*);
+
+const TileFn kTiles[6][4] = {
+    {tile<1, 1>, tile<1, 2>, tile<1, 3>, tile<1, 4>}, {tile<2, 1>, tile<2, 2>, tile<2, 3>, tile<2, 4>},
+    {tile<3, 1>, tile<3, 2>, tile<3, 3>, tile<3, 4>}, {tile<4, 1>, tile<4, 2>, tile<4, 3>, tile<4, 4>},
+    {tile<5, 1>, tile<5, 2>, tile<5, 3>, tile<5, 4>}, {tile<6, 1>, tile<6, 2>, tile<6, 3>, tile<6, 4>},
+};
+
+}  // namespace
+
+void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                      size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
+                      const QOut* out) {
+  const uint8_t* panels = static_cast<const uint8_t*>(w);
+  for (size_t j0 = 0; j0 < n; j0 += 4 * kNR) {
+    const size_t nb = n - j0 < 4 * kNR ? n - j0 : 4 * kNR;
+    const size_t nv = (nb + kNR - 1) / kNR;
+    const uint8_t* wj = panels + (j0 / kNR) * w_stride;
+    for (size_t i0 = 0; i0 < m; i0 += 6) {
+      const size_t mr = m - i0 < 6 ? m - i0 : 6;
+      kTiles[mr - 1][nv - 1](k, a + i0 * a_stride, a_stride, wj, w_stride,
+                             rowcorr != nullptr ? rowcorr + i0 : nullptr, c + i0 * c_stride + j0, c_stride, nb, out);
+    }
+  }
+}
+
+void qrowsum_avx512vnni(size_t m, size_t k, const int8_t* a, size_t a_stride, int32_t mult, int32_t* out) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __mmask64 tail = k % 64 == 0 ? ~(__mmask64)0 : (((__mmask64)1 << (k % 64)) - 1);
+  for (size_t i = 0; i < m; ++i) {
+    const int8_t* row = a + i * a_stride;
+    __m512i sum = _mm512_setzero_si512();
+    size_t p = 0;
+    for (; p + 64 <= k; p += 64) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(row + p));
+    if (p < k) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_maskz_loadu_epi8(tail, row + p));
+    out[i] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(sum) * (uint32_t)mult);
+  }
+}
+
+}  // namespace mn

@@ -1,0 +1,65 @@
+// NEON requantization of 4 int32 lanes, private to the *_qs8_neon*.cc files (internal linkage).
+// This is how TFLite's optimized kernels do it, and exactly the reference arithmetic:
+// SQRDMULH is gemmlowp's SaturatingRoundingDoublingHighMul, and RoundingDivideByPOT is a rounding
+// shift right (half up) after taking 1 off negative values (saturating), which rounds them half
+// away from zero.
+#pragma once
+
+#include <arm_neon.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../kernels_qs8.h"
+
+namespace mn {
+namespace {
+
+struct Rq4 {
+  int32x4_t mult, left, negRight;
+};
+
+// Channels [4 * group, 4 * group + 4) of a header of nr channels.
+inline Rq4 load_rq4(const void* header, size_t nr, size_t group) {
+  const int32_t* mult = static_cast<const int32_t*>(header) + nr + 4 * group;
+  Rq4 r;
+  r.mult = vld1q_s32(mult);
+  r.left = vld1q_s32(mult + nr);
+  r.negRight = vnegq_s32(vld1q_s32(mult + 2 * nr));
+  return r;
+}
+
+inline Rq4 broadcast_rq4(const QRequant& q) {
+  return Rq4{vdupq_n_s32(q.mult), vdupq_n_s32(q.left), vdupq_n_s32(-q.right)};
+}
+
+inline int32x4_t requant4(int32x4_t acc, const Rq4& r) {
+  const int32x4_t h = vqrdmulhq_s32(vshlq_s32(acc, r.left), r.mult);
+  const int32x4_t fixup = vshrq_n_s32(vandq_s32(h, r.negRight), 31);
+  return vrshlq_s32(vqaddq_s32(h, fixup), r.negRight);
+}
+
+struct Out4 {
+  int32x4_t lo, hi, zero;
+};
+
+inline Out4 load_out4(const QOut& q) { return Out4{vdupq_n_s32(q.lo), vdupq_n_s32(q.hi), vdupq_n_s32(q.zero)}; }
+
+// Eight requantized lanes -> 8 int8 (clamped before the zero point is added: no overflow).
+inline int8x8_t finish8(int32x4_t a, int32x4_t b, const Out4& o) {
+  a = vaddq_s32(vminq_s32(vmaxq_s32(a, o.lo), o.hi), o.zero);
+  b = vaddq_s32(vminq_s32(vmaxq_s32(b, o.lo), o.hi), o.zero);
+  return vqmovn_s16(vcombine_s16(vqmovn_s32(a), vqmovn_s32(b)));
+}
+
+inline void store8(int8_t* dst, int8x8_t v, size_t n) {
+  if (n >= 8) {
+    vst1_s8(dst, v);
+    return;
+  }
+  int8_t tmp[8];
+  vst1_s8(tmp, v);
+  for (size_t i = 0; i < n; ++i) dst[i] = tmp[i];
+}
+
+}  // namespace
+}  // namespace mn
