@@ -394,6 +394,7 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
       }
       check_range(r, s.input, inSize, arenaSize, "input", "arenaSize");
       check_range(r, s.output, outSize, arenaSize, "output", "arenaSize");
+      stepOutputSizes_[i] = outSize;
       if (s.input < s.output + outSize && s.output < s.input + inSize)
         r.fail("output overlaps input");
       const size_t sf = scratch_floats(s), zf = zero_floats(s), hf = shared_floats(s);

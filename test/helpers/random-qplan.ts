@@ -287,7 +287,7 @@ export function chainPlan(steps: Array<Body<QStep>>): QPlan {
   return {
     dtype: 'int8', inputH, inputW, inputC, input: regions[0]!, inputQuant: EDGE,
     output: last.output, outputSize: sizes[sizes.length - 1]!.outSize, outputQuant: EDGE,
-    arenaBytes: regions[1]! + largest + 7, steps: placed,
+    arenaBytes: regions[1]! + largest + 7, steps: placed, stepQuant: placed.map(() => EDGE),
   };
 }
 
