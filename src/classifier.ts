@@ -313,12 +313,13 @@ export class Classifier {
     return tensor;
   }
 
-  /** The best classes of a probability vector, best first (ties: lower index first). */
+  /** The best classes of a probability vector, best first (ties: lower index first), none scoring 0. */
   topK(probabilities: Float32Array, options?: ClassifyOptions): Prediction[] {
     const { topK, threshold } = checkClassifyOptions(options);
     this.#requireClassifier();
     return bestIndices(probabilities, Math.min(topK, probabilities.length))
-      .filter((index) => probabilities[index]! >= threshold)
+      // A class at exactly 0 is no prediction (int8 probabilities come in steps of 1/256).
+      .filter((index) => probabilities[index]! >= threshold && probabilities[index]! > 0)
       .map((index) => ({ index, label: labelOf(this.labels, index), score: probabilities[index]! }));
   }
 

@@ -47,8 +47,12 @@ describe.skipIf(!run)('mobilenet classify', () => {
     expect(result.code).toBe(0);
     const parsed = JSON.parse(result.stdout) as { file: string; predictions: { index: number; label: string; score: number }[] }[];
     expect(parsed.map((entry) => entry.file)).toEqual([imagePath('parrot.jpg'), imagePath('owl.jpg')]);
+    // int8 (the default for this quantized model): owl.jpg's top 3 all score above 0; a class at
+    // exactly 0 would be left out, so parrot.jpg's near-certain macaw may stand alone.
+    expect(parsed[1]!.predictions.length).toBe(3);
     for (const entry of parsed) {
-      expect(entry.predictions.length).toBe(3);
+      expect(entry.predictions.length).toBeGreaterThanOrEqual(1);
+      expect(entry.predictions.length).toBeLessThanOrEqual(3);
       for (const p of entry.predictions) {
         expect(Object.keys(p).sort()).toEqual(['index', 'label', 'score']);
         expect(p.score).toBeGreaterThan(0);

@@ -193,14 +193,16 @@ describe.skipIf(!run)('peak memory of a single-image classify, whatever the inpu
 
 describe.skipIf(!run)('a failure during inference', () => {
   it('is exit status 3 with the message, and the --json results already computed are still printed whole', async () => {
-    // Fault injection: a preloaded module makes every inference from the third on fail, as a bug would.
+    // Fault injection: a preloaded module makes the work after every inference from the third on
+    // fail, as a bug would (topK reads each inference's output, in either precision).
     const inject = join(dir, 'inject-failure.mjs');
     writeFileSync(inject, `
       import { Classifier } from ${JSON.stringify(join(REPO_ROOT, 'dist', 'classifier.js'))};
-      const predict = Classifier.prototype.predict;
+      const topK = Classifier.prototype.topK;
       let calls = 0;
-      Classifier.prototype.predict = function (input) {
-        return ++calls >= 3 ? Promise.reject(new Error('injected failure')) : predict.call(this, input);
+      Classifier.prototype.topK = function (...args) {
+        if (++calls >= 3) throw new Error('injected failure');
+        return topK.apply(this, args);
       };
     `);
     const images = Array.from({ length: 6 }, () => photo);

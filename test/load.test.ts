@@ -291,7 +291,7 @@ describe.skipIf(!runShared)('the published models load without decoding their we
       const bytes = readFileSync(modelPath(name));
       const spec: ModelSpec = parseTflite(bytes, name);
       const plan = planModel(spec);
-      const { backend } = createEngine(spec, { backend: 'native', threads: 2 });
+      const { backend } = createEngine(spec, { backend: 'native', threads: 2, precision: 'fp32' });
       try {
         // Nothing read the floats: every weight and bias is still the file's bytes.
         for (const holder of [...holders(spec.layers), ...holders(plan.steps)]) {
@@ -307,7 +307,7 @@ describe.skipIf(!runShared)('the published models load without decoding their we
           expect(h.bias).toBeInstanceOf(Float32Array);
           expect(encodedWeights(holder, 'weights')).toBeUndefined();
         }
-        const twin = createEngine(decoded, { backend: 'native', threads: 2 }).backend;
+        const twin = createEngine(decoded, { backend: 'native', threads: 2, precision: 'fp32' }).backend;
         try {
           const input = randomArray(seededRandom(5), spec.resolution ** 2 * 3, 1);
           const [got, want] = await Promise.all([backend.run(input), twin.run(input)]);
@@ -316,7 +316,7 @@ describe.skipIf(!runShared)('the published models load without decoding their we
           twin.dispose();
         }
         // The reference backend decodes on first use, sharing the arrays between layer and step.
-        const reference = createEngine(spec, { backend: 'reference' });
+        const reference = createEngine(spec, { backend: 'reference', precision: 'fp32' });
         expect(reference.plan.steps[0]!.op).toBe('conv2d');
         const stem = spec.layers[0] as WeightsHolder;
         expect((reference.plan.steps[0] as unknown as WeightsHolder).weights).toBe(stem.weights);
