@@ -270,7 +270,7 @@ export class Classifier {
       maxPixels,
       resize,
     });
-    return backend.quantizePixels(pixels.data);
+    return backend.quantizePixels(pixels.data, true); // the resized pixels are this call's own
   }
 
   /** Runs the network on an input from #input, up to `steps` plan steps (default: all). */

@@ -292,19 +292,26 @@ describe.skipIf(!run)('mobilenet label: memory', () => {
 
   // The default model (v2 1.0 224), as in the benchmark: with a model 30× faster the 500-image run ends
   // before the allocator's arenas reach their plateau (v1 0.25: 108 MiB at 500, 133 at 2,000 and at 5,000).
-  it('peak RSS is flat in the number of inputs: 5,000 within 10 % of 500 (default model)', async () => {
+  // In int8 (the default) a run starts lower and takes longer to reach that same plateau: measured
+  // 111 MiB at 500, 132 at 2,000, 135 at 5,000, 157 at 10,000, where fp32 reads 153 at 1,000 and 157 at
+  // 10,000; in-process, the JS heap after a full GC stays at 7 MiB from 2,000 to 8,000 images (no
+  // accumulation). So: fp32 flat within 10 % from 500 to 5,000, and int8 never above fp32's level.
+  it('peak RSS is flat in the number of inputs: 5,000 within 10 % of 500 (default model, fp32), int8 below that', async () => {
     const photo = await writeJpeg(join(dir, 'mem', 'photo.jpg'), 320, 240, 3);
-    const peak = async (count: number) => {
-      const result = await runLabel(['-q', '-o', join(dir, 'mem', `out-${count}.jsonl`), '-'], {
+    const peak = async (count: number, precision: 'int8' | 'fp32') => {
+      const out = join(dir, 'mem', `out-${count}-${precision}.jsonl`);
+      const result = await runLabel(['-q', '--precision', precision, '-o', out, '-'], {
         input: `${Array.from({ length: count }, () => photo).join('\n')}\n`, timeoutMs: 240_000,
       });
       expect(result.code, result.stderr).toBe(0);
-      expect(readFileSync(join(dir, 'mem', `out-${count}.jsonl`), 'utf8').split('\n').length).toBe(count + 1);
+      expect(readFileSync(out, 'utf8').split('\n').length).toBe(count + 1);
       return result.maxRssMiB;
     };
-    const small = await peak(500);
-    const large = await peak(5000);
+    const small = await peak(500, 'fp32');
+    const large = await peak(5000, 'fp32');
     expect(large, `500 inputs: ${small.toFixed(0)} MiB, 5,000 inputs: ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(small * 1.1);
     expect(large).toBeLessThan(300);
+    const int8 = await peak(5000, 'int8');
+    expect(int8, `int8, 5,000 inputs: ${int8.toFixed(0)} MiB; fp32 ${small.toFixed(0)} / ${large.toFixed(0)} MiB`).toBeLessThanOrEqual(Math.max(small, large) * 1.1);
   }, 400_000);
 });
