@@ -304,6 +304,14 @@ int main() {
           check_dw(k, hw, hw + 2, c, stride, count % 3);
           ++count;
         }
+    // Rows long enough for every group size of the blocked kernels (8, 4, 2, 1 outputs) and for
+    // their long-row order (>= 16 outputs), odd and even widths (padding 0 or 1 on the left).
+    for (size_t c : {3, 16, 32, 47})
+      for (size_t w : {15, 16, 17, 30, 31, 37, 38, 45})
+        for (size_t stride : {1, 2}) {
+          check_dw(k, 3, w, c, stride, count % 3);
+          ++count;
+        }
     std::printf("%s: %d kernel checks\n", k->name, count);
   }
   const int kernelChecks = g_checks;
