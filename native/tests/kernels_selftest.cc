@@ -282,7 +282,7 @@ int main() {
     std::printf("%s\n", e.what());
     return 2;
   }
-  const size_t channels[] = {1, 3, 4, 5, 8, 16, 17, 24, 33, 47, 96, 144};
+  const size_t channels[] = {1, 3, 4, 5, 8, 16, 17, 24, 33, 47, 56, 96, 144};
   for (const Kernels* k : kernels) {
     int count = 0;
     for (size_t n : channels)
