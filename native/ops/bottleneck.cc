@@ -40,20 +40,20 @@ void plan_bottleneck(StepDesc* s, size_t threads) {
                                      checked_mul(s->expandC, s->outC));
   const size_t wideFloats =
       checked_add(s->hasExpand ? checked_mul({s->inH, s->inW, s->expandC}) : 0,
-                  checked_mul({s->outH, s->outW, s->expandC}));
+                  checked_add(checked_mul({s->outH, s->outW, s->expandC}), kAliasPadFloats));
   s->wide = threads > 1 && s->producer == nullptr &&
             checked_mul(s->outH, s->outW) <= kWideMaxPixels && weights >= kWideMinWeights &&
             wideFloats <= checked_mul(threads, kBandBudgetFloats);
   const bool ringed = s->hasExpand || s->producer != nullptr;
   const size_t expRow = checked_mul(s->inW, s->expandC);
   const size_t dwRow = checked_mul(s->outW, s->expandC);
-  const size_t patch = producer_patch_floats(*s);
+  const size_t extra = checked_add(producer_patch_floats(*s), kAliasPadFloats);
   // (r * dwRow <= the budget needs r <= kBandBudgetFloats: no need to try more rows than that)
   size_t r = s->outH < kBandBudgetFloats ? s->outH : kBandBudgetFloats;
   for (; r > 1; --r) {
     const size_t ring =
         ringed ? checked_mul(checked_add(checked_mul(r - 1, s->stride), 3), expRow) : 0;
-    if (checked_add(checked_add(ring, checked_mul(r, dwRow)), patch) <= kBandBudgetFloats) break;
+    if (checked_add(checked_add(ring, checked_mul(r, dwRow)), extra) <= kBandBudgetFloats) break;
   }
   s->bandRows = r;
   s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
@@ -95,7 +95,8 @@ void run_bottleneck_wide(const ExecContext& ctx, const StepDesc& s, float* arena
   float* out = arena + s.output;
   const size_t inRow = s.inW * s.inC, expRow = s.inW * s.expandC, dwRow = s.outW * s.expandC;
   float* exp = ctx.shared;                                       // inH * expRow (with expand)
-  float* dw = exp + (s.hasExpand ? s.inH * expRow : 0);          // outH * dwRow
+  float* dw = exp + (s.hasExpand ? s.inH * expRow : 0);          // outH * dwRow (+ pad)
+  dw += alias_pad(dw, s.hasExpand ? exp : in, s.expandC);
   if (s.hasExpand)
     gemm_by_panels(ctx, s.inH * s.inW, s.expandC, s.inC, in, s.inC, s.w0.data(), exp, s.expandC,
                    nullptr, 0, s.act0);
@@ -149,8 +150,9 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
   grain = grain > R ? R : grain;
   parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
     float* ring = ctx.scratch[tid];                              // N * expRow (ringed)
-    float* band = ring + (ringed ? N * expRow : 0);              // R * dwRow
-    float* patch = band + R * dwRow;                             // the producer's scratch
+    float* band = ring + (ringed ? N * expRow : 0);              // (pad +) R * dwRow
+    band += alias_pad(band, ringed ? ring : in, s.expandC);
+    float* patch = ring + (ringed ? N * expRow : 0) + kAliasPadFloats + R * dwRow;  // producer's
     RingState dummy{-1, (size_t)-1};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
     ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
