@@ -292,6 +292,11 @@ int main() {
           ++count;
         }
       }
+    // One row (the fc's GEMV) over 8, 4 and single panels at once, the last one partial.
+    for (size_t n : {200, 300, 417, 1001}) {
+      check_gemm(k, 1, n, 37, count % 3, count % 2 == 0);
+      ++count;
+    }
     for (size_t n : channels)
       for (size_t kk : {1, 9, 27, 45})
         for (size_t m : {1, 6, 7, 13, 111}) {
