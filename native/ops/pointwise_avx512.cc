@@ -34,7 +34,7 @@ void tile(size_t k, const float* a, size_t a_stride, const size_t* koff, const f
     for (int i = 0; i < R; ++i) {
       acc[i] = b0;
       if (HI == 16) hi[i] = b1;
-      if (HI == 8) hy[i] = _mm512_castps512_ps256(b1);
+      if (HI == 8) hy[i] = _mm512_extractf32x8_ps(b1, 0);
     }
   }
   w += NR;
@@ -44,7 +44,7 @@ void tile(size_t k, const float* a, size_t a_stride, const size_t* koff, const f
   for (size_t p = 0; p < k; ++p) {
     const __m512 w0 = _mm512_load_ps(w);
     const __m512 w1 = HI == 16 ? _mm512_load_ps(w + 16) : w0;
-    const __m256 wy = HI == 8 ? _mm256_load_ps(w + 16) : _mm512_castps512_ps256(w0);
+    const __m256 wy = HI == 8 ? _mm256_load_ps(w + 16) : _mm512_extractf32x8_ps(w0, 0);
     w += NR;
     const size_t off = IND ? koff[p] : p;
 #pragma GCC unroll 8
@@ -52,10 +52,10 @@ void tile(size_t k, const float* a, size_t a_stride, const size_t* koff, const f
       const __m512 av = _mm512_set1_ps(ap[i][off]);
       acc[i] = _mm512_fmadd_ps(av, w0, acc[i]);
       if (HI == 16) hi[i] = _mm512_fmadd_ps(av, w1, hi[i]);
-      if (HI == 8) hy[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(av), wy, hy[i]);
+      if (HI == 8) hy[i] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(av, 0), wy, hy[i]);
     }
   }
-  const __m256 ymin = _mm512_castps512_ps256(vmin), ymax = _mm512_castps512_ps256(vmax);
+  const __m256 ymin = _mm512_extractf32x8_ps(vmin, 0), ymax = _mm512_extractf32x8_ps(vmax, 0);
   if (res == nullptr) {
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
@@ -106,6 +106,14 @@ inline __mmask16 tail_mask(size_t count) {
   return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
 }
 
+// min(max(v, lo), hi). (Written with the merge-masked forms: GCC 12 reports the undefined
+// pass-through operand inside _mm512_min/max_ps as uninitialized in the unrolled loop below.)
+inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
+  const __mmask16 all = 0xFFFF;
+  v = _mm512_mask_max_ps(v, all, v, lo);
+  return _mm512_mask_min_ps(v, all, v, hi);
+}
+
 // One row of A (a GEMV, the classifier's fc): G panels at once, their weights read as G
 // concurrent streams. The 5 MB of an fc comes from DRAM, where one stream per core is limited by
 // how far ahead the hardware prefetcher runs (cold: 8 streams 20-25 % faster than 1).
@@ -133,8 +141,8 @@ void gemv_panels(size_t n0, size_t n, size_t k, const float* a, const float* w, 
     const size_t nc = n - c0 < NR ? n - c0 : NR;
     const __mmask16 m0 = tail_mask(nc);
     const __mmask16 m1 = nc > 16 ? tail_mask(nc - 16) : (__mmask16)0;
-    __m512 v0 = _mm512_min_ps(_mm512_max_ps(lo[g], vmin), vmax);
-    __m512 v1 = _mm512_min_ps(_mm512_max_ps(hi[g], vmin), vmax);
+    __m512 v0 = clamp(lo[g], vmin, vmax);
+    __m512 v1 = clamp(hi[g], vmin, vmax);
     if (res != nullptr) {
       v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + c0));
       v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + c0 + 16));
