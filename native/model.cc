@@ -475,14 +475,6 @@ Model::Model(Napi::Env env, const Napi::Object& plan, const Kernels* kernels, si
     }
   }
 
-  // A conv2d whose output only the next bottleneck reads is computed by it, in row bands.
-  try {
-    fuse_steps(steps_, output_, outputSize_, threads == 0 ? 1 : threads);
-    for (const StepDesc& s : steps_) maxScratch = std::max(maxScratch, scratch_floats(s));
-  } catch (const SizeOverflow&) {
-    top.fail("sizes overflow (shapes too large)");
-  }
-
   size_t blockFloats0 = 0;
   try {
     blockFloats0 = weight_block_floats(jobs);

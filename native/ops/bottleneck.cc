@@ -9,10 +9,9 @@
 //   3. one GEMM projects the whole band straight into the output, the residual add fused in its
 //      store.
 // bandRows is chosen so ring + band buffer stay well within L2 (small late layers take the whole
-// image in one band). Without expansion the input rows are used as they are, unless a producer
-// (a conv2d fused into this step, see fuse_steps) computes them into the ring, in place of the
-// expand GEMM. Threads take chunks of output rows dynamically; a chunk that does not continue the
-// thread's previous one costs at most 2 extra expanded rows.
+// image in one band). Without expansion the input rows are used as they are. Threads take chunks
+// of output rows dynamically; a chunk that does not continue the thread's previous one costs at
+// most 2 extra expanded rows.
 #include "ops.h"
 
 namespace mn {
@@ -30,10 +29,6 @@ const size_t kWideMaxPixels = 196;
 const size_t kWideMinWeights = 128 * 1024;
 }
 
-size_t producer_patch_floats(const StepDesc& s) {
-  return s.producer == nullptr ? 0 : scratch_floats(*s.producer);
-}
-
 void plan_bottleneck(StepDesc* s, size_t threads) {
   // Checked arithmetic: a wrapped-around size here would pick wide mode with too small a buffer.
   const size_t weights = checked_add(s->hasExpand ? checked_mul(s->inC, s->expandC) : 0,
@@ -41,19 +36,17 @@ void plan_bottleneck(StepDesc* s, size_t threads) {
   const size_t wideFloats =
       checked_add(s->hasExpand ? checked_mul({s->inH, s->inW, s->expandC}) : 0,
                   checked_add(checked_mul({s->outH, s->outW, s->expandC}), kAliasPadFloats));
-  s->wide = threads > 1 && s->producer == nullptr &&
-            checked_mul(s->outH, s->outW) <= kWideMaxPixels && weights >= kWideMinWeights &&
-            wideFloats <= checked_mul(threads, kBandBudgetFloats);
-  const bool ringed = s->hasExpand || s->producer != nullptr;
+  s->wide = threads > 1 && checked_mul(s->outH, s->outW) <= kWideMaxPixels &&
+            weights >= kWideMinWeights && wideFloats <= checked_mul(threads, kBandBudgetFloats);
   const size_t expRow = checked_mul(s->inW, s->expandC);
   const size_t dwRow = checked_mul(s->outW, s->expandC);
-  const size_t extra = checked_add(producer_patch_floats(*s), kAliasPadFloats);
   // (r * dwRow <= the budget needs r <= kBandBudgetFloats: no need to try more rows than that)
   size_t r = s->outH < kBandBudgetFloats ? s->outH : kBandBudgetFloats;
   for (; r > 1; --r) {
     const size_t ring =
-        ringed ? checked_mul(checked_add(checked_mul(r - 1, s->stride), 3), expRow) : 0;
-    if (checked_add(checked_add(ring, checked_mul(r, dwRow)), extra) <= kBandBudgetFloats) break;
+        s->hasExpand ? checked_mul(checked_add(checked_mul(r - 1, s->stride), 3), expRow) : 0;
+    if (checked_add(checked_add(ring, checked_mul(r, dwRow)), kAliasPadFloats) <= kBandBudgetFloats)
+      break;
   }
   s->bandRows = r;
   s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
@@ -133,7 +126,6 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
   const size_t R = s.bandRows, N = s.ringRows;
   const ptrdiff_t inH = (ptrdiff_t)s.inH;
   const GemmFn gemm = ctx.k->gemm;
-  const bool ringed = s.hasExpand || s.producer != nullptr;
   // Chunks of rows are handed out dynamically; a thread's consecutive chunks of its own share are
   // adjacent, so the ring survives from one chunk to the next (per-thread state below). A chunk
   // that does not continue the previous one (stolen) starts with an empty ring.
@@ -149,10 +141,9 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
   size_t grain = grain_for(*ctx.pool, s.outH, 4, (28 + s.outW - 1) / s.outW);
   grain = grain > R ? R : grain;
   parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
-    float* ring = ctx.scratch[tid];                              // N * expRow (ringed)
-    float* band = ring + (ringed ? N * expRow : 0);              // (pad +) R * dwRow
-    band += alias_pad(band, ringed ? ring : in, s.expandC);
-    float* patch = ring + (ringed ? N * expRow : 0) + kAliasPadFloats + R * dwRow;  // producer's
+    float* ring = ctx.scratch[tid];                              // N * expRow (with expand)
+    float* band = ring + (s.hasExpand ? N * expRow : 0);         // (pad +) R * dwRow
+    band += alias_pad(band, s.hasExpand ? ring : in, s.expandC);
     RingState dummy{-1, (size_t)-1};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
     ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
@@ -161,7 +152,7 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
     const size_t RB = (y1 - y0 + nBands - 1) / nBands;
     for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
       const size_t r = y1 - oy0 < RB ? y1 - oy0 : RB;
-      if (ringed) {
+      if (s.hasExpand) {
         ptrdiff_t lo = (ptrdiff_t)(oy0 * s.stride) - (ptrdiff_t)s.padTop;
         ptrdiff_t hi = (ptrdiff_t)((oy0 + r - 1) * s.stride + 2) - (ptrdiff_t)s.padTop;
         lo = lo < 0 ? 0 : lo;
@@ -171,14 +162,8 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
           const size_t slot = (size_t)row % N;
           size_t cnt = (size_t)(hi - row + 1);
           if (cnt > N - slot) cnt = N - slot;
-          if (s.producer != nullptr) {
-            for (size_t i = 0; i < cnt; ++i)
-              conv2d_row(*ctx.k, *s.producer, arena + s.producer->input, (size_t)row + i,
-                         ring + (slot + i) * expRow, patch);
-          } else {
-            gemm(cnt * s.inW, s.expandC, s.inC, in + (size_t)row * inRow, s.inC, s.w0.data(),
-                 ring + slot * expRow, s.expandC, nullptr, 0, s.act0.min, s.act0.max);
-          }
+          gemm(cnt * s.inW, s.expandC, s.inC, in + (size_t)row * inRow, s.inC, s.w0.data(),
+               ring + slot * expRow, s.expandC, nullptr, 0, s.act0.min, s.act0.max);
           row += (ptrdiff_t)cnt;
           haveHi = row - 1;
         }
@@ -190,7 +175,7 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
           const ptrdiff_t iy = (ptrdiff_t)(oy * s.stride + ky) - (ptrdiff_t)s.padTop;
           if (iy < 0 || iy >= inH)
             rows[ky] = ctx.zero;
-          else if (ringed)
+          else if (s.hasExpand)
             rows[ky] = ring + ((size_t)iy % N) * expRow;
           else
             rows[ky] = in + (size_t)iy * inRow;
@@ -205,64 +190,6 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
     st.haveHi = haveHi;
     st.next = y1;
   });
-}
-
-namespace {
-
-size_t input_floats(const StepDesc& s) { return checked_mul({s.inH, s.inW, s.inC}); }
-size_t output_floats(const StepDesc& s) { return checked_mul({s.outH, s.outW, s.outC}); }
-
-struct Range {
-  size_t begin, end;
-  bool overlaps(const Range& o) const { return begin < o.end && o.begin < end; }
-};
-
-// Whether anything reads range r of the arena after step `from` (steps from+1 on, then the model
-// output) before it is overwritten: the parts of r still holding the value written before `from`
-// shrink as later steps write over them; a read of one of them means the value is needed.
-bool read_after(const std::vector<StepDesc>& steps, size_t from, Range r, Range modelOutput) {
-  std::vector<Range> live{r};
-  for (size_t j = from + 1; j < steps.size() && !live.empty(); ++j) {
-    const Range in{steps[j].input, steps[j].input + input_floats(steps[j])};
-    const Range out{steps[j].output, steps[j].output + output_floats(steps[j])};
-    for (const Range& l : live)
-      if (l.overlaps(in)) return true;
-    std::vector<Range> rest;
-    for (const Range& l : live) {
-      if (!l.overlaps(out)) {
-        rest.push_back(l);
-        continue;
-      }
-      if (l.begin < out.begin) rest.push_back({l.begin, out.begin});
-      if (out.end < l.end) rest.push_back({out.end, l.end});
-    }
-    live.swap(rest);
-  }
-  for (const Range& l : live)
-    if (l.overlaps(modelOutput)) return true;
-  return false;
-}
-
-}  // namespace
-
-void fuse_steps(std::vector<StepDesc>& steps, size_t output, size_t outputSize, size_t threads) {
-  for (size_t i = 0; i + 1 < steps.size(); ++i) {
-    StepDesc& conv = steps[i];
-    StepDesc& next = steps[i + 1];
-    if (conv.op != OpType::Conv2d || next.op != OpType::Bottleneck || next.hasExpand ||
-        next.residual || next.input != conv.output || next.inH != conv.outH ||
-        next.inW != conv.outW || next.inC != conv.outC)
-      continue;
-    // The fused step reads the conv's input while it writes its own output.
-    const Range convIn{conv.input, conv.input + input_floats(conv)};
-    const Range nextOut{next.output, next.output + output_floats(next)};
-    if (convIn.overlaps(nextOut)) continue;
-    const Range convOut{conv.output, conv.output + output_floats(conv)};
-    if (read_after(steps, i + 1, convOut, {output, output + outputSize})) continue;
-    conv.fusedIntoNext = true;
-    next.producer = &conv;
-    plan_bottleneck(&next, threads);
-  }
 }
 
 }  // namespace mn

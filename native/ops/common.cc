@@ -395,12 +395,8 @@ size_t scratch_floats(const StepDesc& s) {
       return checked_mul({s.outW, s.kernel, s.kernel, s.inC});
     case OpType::Bottleneck:
       if (s.wide) return 0;
-      return checked_add(
-          checked_add(s.hasExpand || s.producer != nullptr
-                          ? checked_mul({s.ringRows, s.inW, s.expandC})
-                          : 0,
-                      checked_add(checked_mul({s.bandRows, s.outW, s.expandC}), kAliasPadFloats)),
-          s.producer != nullptr ? scratch_floats(*s.producer) : 0);
+      return checked_add(s.hasExpand ? checked_mul({s.ringRows, s.inW, s.expandC}) : 0,
+                         checked_add(checked_mul({s.bandRows, s.outW, s.expandC}), kAliasPadFloats));
     default:
       return 0;
   }

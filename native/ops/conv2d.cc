@@ -78,44 +78,43 @@ void plan_conv2d(StepDesc* s) {
       for (size_t c = 0; c < C; ++c) s->koff[(ky * k + kx) * C + c] = (ky * s->inW + kx) * C + c;
 }
 
-void conv2d_row(const Kernels& k, const StepDesc& s, const float* in, size_t oy, float* orow,
-                float* patch) {
-  const size_t K = s.kernel * s.kernel * s.inC;
-  // Output columns whose k input columns are all inside the image: [xa, xb).
-  const size_t xa = (s.padLeft + s.stride - 1) / s.stride;
-  size_t xb = s.inW + s.padLeft >= s.kernel ? (s.inW + s.padLeft - s.kernel) / s.stride + 1 : 0;
-  xb = xb > s.outW ? s.outW : xb;
-  const ptrdiff_t iy0 = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
-  if (k.igemm == nullptr || xa >= xb || iy0 < 0 || iy0 + (ptrdiff_t)s.kernel > (ptrdiff_t)s.inH) {
-    im2col_row(s, in, oy, 0, s.outW, patch);
-    k.gemm(s.outW, s.outC, K, patch, K, s.w0.data(), orow, s.outC, nullptr, 0, s.act0.min,
-           s.act0.max);
-    return;
-  }
-  // Interior columns straight from the input, border columns through im2col.
-  const float* a = in + ((size_t)iy0 * s.inW + xa * s.stride - s.padLeft) * s.inC;
-  k.igemm(xb - xa, s.outC, K, a, s.stride * s.inC, s.koff.data(), s.w0.data(), orow + xa * s.outC,
-          s.outC, s.act0.min, s.act0.max);
-  if (xa > 0) {
-    im2col_row(s, in, oy, 0, xa, patch);
-    k.gemm(xa, s.outC, K, patch, K, s.w0.data(), orow, s.outC, nullptr, 0, s.act0.min,
-           s.act0.max);
-  }
-  if (xb < s.outW) {
-    im2col_row(s, in, oy, xb, s.outW, patch);
-    k.gemm(s.outW - xb, s.outC, K, patch, K, s.w0.data(), orow + xb * s.outC, s.outC, nullptr, 0,
-           s.act0.min, s.act0.max);
-  }
-}
-
 void run_conv2d(const ExecContext& ctx, const StepDesc& s, float* arena) {
-  if (s.fusedIntoNext) return;  // the next step computes these rows as it needs them
   const float* in = arena + s.input;
   float* out = arena + s.output;
+  const size_t k = s.kernel, C = s.inC, K = k * k * C;
+  // Output columns whose k input columns are all inside the image: [xa, xb).
+  const size_t xa = (s.padLeft + s.stride - 1) / s.stride;
+  size_t xb = s.inW + s.padLeft >= k ? (s.inW + s.padLeft - k) / s.stride + 1 : 0;
+  xb = xb > s.outW ? s.outW : xb;
+  const bool direct = ctx.k->igemm != nullptr && xa < xb;
   parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8),
                [&](size_t tid, size_t y0, size_t y1) {
-                 for (size_t oy = y0; oy < y1; ++oy)
-                   conv2d_row(*ctx.k, s, in, oy, out + oy * s.outW * s.outC, ctx.scratch[tid]);
+                 float* patch = ctx.scratch[tid];
+                 for (size_t oy = y0; oy < y1; ++oy) {
+                   float* orow = out + oy * s.outW * s.outC;
+                   const ptrdiff_t iy0 = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
+                   if (!direct || iy0 < 0 || iy0 + (ptrdiff_t)k > (ptrdiff_t)s.inH) {
+                     im2col_row(s, in, oy, 0, s.outW, patch);
+                     ctx.k->gemm(s.outW, s.outC, K, patch, K, s.w0.data(), orow, s.outC, nullptr,
+                                 0, s.act0.min, s.act0.max);
+                     continue;
+                   }
+                   // Interior columns straight from the input, border columns through im2col.
+                   const float* a =
+                       in + ((size_t)iy0 * s.inW + xa * s.stride - s.padLeft) * C;
+                   ctx.k->igemm(xb - xa, s.outC, K, a, s.stride * C, s.koff.data(), s.w0.data(),
+                                orow + xa * s.outC, s.outC, s.act0.min, s.act0.max);
+                   if (xa > 0) {
+                     im2col_row(s, in, oy, 0, xa, patch);
+                     ctx.k->gemm(xa, s.outC, K, patch, K, s.w0.data(), orow, s.outC, nullptr, 0,
+                                 s.act0.min, s.act0.max);
+                   }
+                   if (xb < s.outW) {
+                     im2col_row(s, in, oy, xb, s.outW, patch);
+                     ctx.k->gemm(s.outW - xb, s.outC, K, patch, K, s.w0.data(),
+                                 orow + xb * s.outC, s.outC, nullptr, 0, s.act0.min, s.act0.max);
+                   }
+                 }
                });
 }
 

@@ -105,10 +105,6 @@ struct StepDesc {
   bool residual = false, hasExpand = false;
   size_t bandRows = 1, ringRows = 3;  // bottleneck: output rows per band, expanded rows in the ring
   bool wide = false;  // bottleneck: small image, several threads: whole-image phases (see bottleneck.cc)
-  // Row-band fusion (fuse_steps): a conv2d whose output only the next step reads is computed by
-  // that step, row by row into its ring, as it needs them (the conv step itself does nothing).
-  bool fusedIntoNext = false;          // conv2d: computed by the next step
-  const StepDesc* producer = nullptr;  // bottleneck: the conv2d computing its input rows
   Act act0{}, act1{}, act2{};
   AlignedBuffer w0, w1, w2, bias;
   std::vector<size_t> koff;  // conv2d: input offset of each of the k*k*inC taps (indirect GEMM)
@@ -192,17 +188,6 @@ size_t zero_floats(const StepDesc& s);
 
 // Prepares the tap offsets of a conv2d step (needs shapes). Throws SizeOverflow.
 void plan_conv2d(StepDesc* s);
-// Output row oy of conv2d step s (input `in`) into orow; patch: scratch of outW*k*k*inC floats.
-void conv2d_row(const Kernels& k, const StepDesc& s, const float* in, size_t oy, float* orow,
-                float* patch);
-
-// Fuses a conv2d step with the bottleneck right after it when that bottleneck has no expand and
-// no residual, is the only reader of the conv's output (no later step reads it before it is
-// overwritten, nor is it the model's output [output, output + outputSize)) and does not write
-// over the conv's input: the
-// bottleneck gets the conv as its producer and is re-planned for `threads`. The stem's
-// 112x112x32 output then never leaves the threads' caches. Throws SizeOverflow.
-void fuse_steps(std::vector<StepDesc>& steps, size_t output, size_t outputSize, size_t threads);
 
 // Chooses bandRows / ringRows / wide of a bottleneck step (needs shapes and hasExpand) for a pool
 // of `threads` threads. Throws SizeOverflow.
