@@ -106,75 +106,12 @@ inline __mmask16 tail_mask(size_t count) {
   return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1u);
 }
 
-// min(max(v, lo), hi). (Written with the merge-masked forms: GCC 12 reports the undefined
-// pass-through operand inside _mm512_min/max_ps as uninitialized in the unrolled loop below.)
-inline __m512 clamp(__m512 v, __m512 lo, __m512 hi) {
-  const __mmask16 all = 0xFFFF;
-  v = _mm512_mask_max_ps(v, all, v, lo);
-  return _mm512_mask_min_ps(v, all, v, hi);
-}
-
-// One row of A (a GEMV, the classifier's fc): G panels at once, their weights read as G
-// concurrent streams. The 5 MB of an fc comes from DRAM, where one stream per core is limited by
-// how far ahead the hardware prefetcher runs (cold: 8 streams 20-25 % faster than 1).
-template <int G>
-void gemv_panels(size_t n0, size_t n, size_t k, const float* a, const float* w, size_t panel,
-                 float* c, const float* res, __m512 vmin, __m512 vmax) {
-  __m512 lo[G], hi[G];
-#pragma GCC unroll 8
-  for (int g = 0; g < G; ++g) {
-    lo[g] = _mm512_load_ps(w + g * panel);
-    hi[g] = _mm512_load_ps(w + g * panel + 16);
-  }
-  for (size_t p = 0; p < k; ++p) {
-    const __m512 av = _mm512_set1_ps(a[p]);
-    const float* wp = w + NR * (p + 1);
-#pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) {
-      lo[g] = _mm512_fmadd_ps(av, _mm512_load_ps(wp + g * panel), lo[g]);
-      hi[g] = _mm512_fmadd_ps(av, _mm512_load_ps(wp + g * panel + 16), hi[g]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int g = 0; g < G; ++g) {
-    const size_t c0 = n0 + g * NR;
-    const size_t nc = n - c0 < NR ? n - c0 : NR;
-    const __mmask16 m0 = tail_mask(nc);
-    const __mmask16 m1 = nc > 16 ? tail_mask(nc - 16) : (__mmask16)0;
-    __m512 v0 = clamp(lo[g], vmin, vmax);
-    __m512 v1 = clamp(hi[g], vmin, vmax);
-    if (res != nullptr) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res + c0));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res + c0 + 16));
-    }
-    _mm512_mask_storeu_ps(c + c0, m0, v0);
-    _mm512_mask_storeu_ps(c + c0 + 16, m1, v1);
-  }
-}
-
-void gemv(size_t n, size_t k, const float* a, const float* w, float* c, const float* res,
-          __m512 vmin, __m512 vmax) {
-  const size_t panel = NR * (k + 1);
-  const size_t panels = (n + NR - 1) / NR;
-  size_t q = 0;
-  for (; q + 8 <= panels; q += 8) gemv_panels<8>(q * NR, n, k, a, w + q * panel, panel, c, res, vmin, vmax);
-  if (q + 4 <= panels) {
-    gemv_panels<4>(q * NR, n, k, a, w + q * panel, panel, c, res, vmin, vmax);
-    q += 4;
-  }
-  for (; q < panels; ++q) gemv_panels<1>(q * NR, n, k, a, w + q * panel, panel, c, res, vmin, vmax);
-}
-
 template <bool IND>
 void gemm(size_t m, size_t n, size_t k, const float* a, size_t a_stride, const size_t* koff,
           const float* w, float* c, size_t c_stride, const float* res, size_t res_stride,
           float minv, float maxv) {
   const __m512 vmin = _mm512_set1_ps(minv);
   const __m512 vmax = _mm512_set1_ps(maxv);
-  if (!IND && m == 1) {
-    gemv(n, k, a, w, c, res, vmin, vmax);
-    return;
-  }
   const size_t panel = NR * (k + 1);
   for (size_t n0 = 0; n0 < n; n0 += NR, w += panel) {
     const size_t nc = n - n0 < NR ? n - n0 : NR;

@@ -292,7 +292,7 @@ int main() {
           ++count;
         }
       }
-    // One row (the fc's GEMV) over 8, 4 and single panels at once, the last one partial.
+    // One row (the fc's GEMV) over many panels, the last one partial.
     for (size_t n : {200, 300, 417, 1001}) {
       check_gemm(k, 1, n, 37, count % 3, count % 2 == 0);
       ++count;
