@@ -152,6 +152,30 @@ void check_dw(const Kernels* k, size_t h, size_t w, size_t c, size_t stride, int
   compare(what, k, got, want);
 }
 
+// alias_pad: a buffer moved by less than kAliasPadFloats so that its pixels' address bits 11..0
+// sit half the largest power of two dividing the pixel stride (and 4096) away from those of the
+// source's pixels (no move when that power is below 128 bytes).
+void check_alias_pad() {
+  static float base[4 * 4096];
+  for (size_t channels : {1, 17, 24, 32, 64, 96, 128, 144, 256, 384, 512, 576, 960, 1024, 2048}) {
+    size_t g = 4096;
+    while (g > 1 && channels * sizeof(float) % g != 0) g /= 2;
+    for (size_t d = 0; d < 8192; d += 4) {
+      ++g_checks;
+      const float* from = base;
+      const float* p = base + d / sizeof(float);
+      const size_t pad = alias_pad(p, from, channels);
+      const size_t dist = (d + pad * sizeof(float)) % g;
+      const bool ok = pad < kAliasPadFloats && (g < 128 ? pad == 0 : dist == g / 2);
+      if (!ok) {
+        std::printf("FAIL alias_pad channels=%zu offset=%zu: pad %zu floats, distance %zu of %zu\n",
+                    channels, d, pad, dist, g);
+        ++g_failures;
+      }
+    }
+  }
+}
+
 // ---- thread pool ----
 
 // Prints "FAIL thread pool ...: <message>" and counts a failure.
@@ -319,6 +343,9 @@ int main() {
         }
     std::printf("%s: %d kernel checks\n", k->name, count);
   }
+  const int beforePad = g_checks;
+  check_alias_pad();
+  std::printf("alias_pad: %d checks\n", g_checks - beforePad);
   const int kernelChecks = g_checks;
   for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);
   const std::string unwind = check_pool_unwind();
