@@ -86,6 +86,10 @@ const DW_CASES = [
   { h: 8, w: 8, channels: 144, stride: 2, act: 2 },
   { h: 14, w: 14, channels: 96, stride: 1, act: 1 },
   { h: 6, w: 4, channels: 16, stride: 2, act: 0 },
+  // rows of >= 16 outputs (the AVX-512 kernel's long-row order) with groups of 8, 4, 2 and 1
+  { h: 5, w: 37, channels: 40, stride: 1, act: 2 },
+  { h: 6, w: 38, channels: 64, stride: 2, act: 1 },
+  { h: 3, w: 35, channels: 17, stride: 2, act: 0 },
   { h: 9, w: 6, channels: 7, stride: 1, act: 1, kernel: 5 },
 ] as const;
 
@@ -279,7 +283,8 @@ describe('native addon: contract', () => {
     const plan = bottleneckPlan({
       h: 7, w: 7, stride: 1, inC: 160, expandC: 960, outC: 160, residual: true, acts: [2, 2, 0], seed: 4,
     });
-    const shared = (7 * 7 * 960 + 7 * 7 * 960) * 4;
+    // expanded and depthwise tensors, and 4 KiB to place the latter clear of 4K aliasing
+    const shared = (7 * 7 * 960 + 7 * 7 * 960 + 1024) * 4;
     for (const threads of [2, 3]) {
       const model = new addon.Model(plan, { isa, threads });
       try {

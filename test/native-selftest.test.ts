@@ -61,7 +61,11 @@ describe('native self-test (kernels and thread pool, no Node)', () => {
       expect(Number(pool![1])).toBeGreaterThan(0);
       if (process.platform === 'linux') expect(pool![2]).toMatch(/^std::thread failed after \d+ of 255 workers under RLIMIT_AS$/);
 
-      const total = [...kernels, ...quant].reduce((sum, m) => sum + Number(m[2]), 0) + Number(pool![1]);
+      const pad = lines.map((l) => /^alias_pad: (\d+) checks$/.exec(l)).find((m) => m !== null);
+      expect(pad, 'the alias_pad line').toBeDefined();
+      expect(Number(pad![1])).toBeGreaterThan(0);
+
+      const total = [...kernels, ...quant].reduce((sum, m) => sum + Number(m[2]), 0) + Number(pad![1]) + Number(pool![1]);
       expect(lines[lines.length - 1]).toBe(`selftest: all ${total} checks passed`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

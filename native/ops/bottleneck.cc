@@ -35,7 +35,7 @@ void plan_bottleneck(StepDesc* s, size_t threads) {
                                      checked_mul(s->expandC, s->outC));
   const size_t wideFloats =
       checked_add(s->hasExpand ? checked_mul({s->inH, s->inW, s->expandC}) : 0,
-                  checked_mul({s->outH, s->outW, s->expandC}));
+                  checked_add(checked_mul({s->outH, s->outW, s->expandC}), kAliasPadFloats));
   s->wide = threads > 1 && checked_mul(s->outH, s->outW) <= kWideMaxPixels &&
             weights >= kWideMinWeights && wideFloats <= checked_mul(threads, kBandBudgetFloats);
   const size_t expRow = checked_mul(s->inW, s->expandC);
@@ -45,7 +45,8 @@ void plan_bottleneck(StepDesc* s, size_t threads) {
   for (; r > 1; --r) {
     const size_t ring =
         s->hasExpand ? checked_mul(checked_add(checked_mul(r - 1, s->stride), 3), expRow) : 0;
-    if (checked_add(ring, checked_mul(r, dwRow)) <= kBandBudgetFloats) break;
+    if (checked_add(checked_add(ring, checked_mul(r, dwRow)), kAliasPadFloats) <= kBandBudgetFloats)
+      break;
   }
   s->bandRows = r;
   s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
@@ -87,7 +88,8 @@ void run_bottleneck_wide(const ExecContext& ctx, const StepDesc& s, float* arena
   float* out = arena + s.output;
   const size_t inRow = s.inW * s.inC, expRow = s.inW * s.expandC, dwRow = s.outW * s.expandC;
   float* exp = ctx.shared;                                       // inH * expRow (with expand)
-  float* dw = exp + (s.hasExpand ? s.inH * expRow : 0);          // outH * dwRow
+  float* dw = exp + (s.hasExpand ? s.inH * expRow : 0);          // outH * dwRow (+ pad)
+  dw += alias_pad(dw, s.hasExpand ? exp : in, s.expandC);
   if (s.hasExpand)
     gemm_by_panels(ctx, s.inH * s.inW, s.expandC, s.inC, in, s.inC, s.w0.data(), exp, s.expandC,
                    nullptr, 0, s.act0);
@@ -140,7 +142,8 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
   grain = grain > R ? R : grain;
   parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
     float* ring = ctx.scratch[tid];                              // N * expRow (with expand)
-    float* band = ring + (s.hasExpand ? N * expRow : 0);         // R * dwRow
+    float* band = ring + (s.hasExpand ? N * expRow : 0);         // (pad +) R * dwRow
+    band += alias_pad(band, s.hasExpand ? ring : in, s.expandC);
     RingState dummy{-1, (size_t)-1};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
     ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;

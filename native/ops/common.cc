@@ -377,6 +377,18 @@ void pack_dw3x3(const float* src, const float* bias, size_t channels, size_t cb,
                     channels, cb, out->data(), 0, (channels + cb - 1) / cb);
 }
 
+size_t alias_pad(const float* p, const float* from, size_t channels) {
+  // Store and load addresses differ by (p - from) + k * g modulo 4096 for integers k, with g the
+  // largest power of two dividing both the pixel stride and 4096: half of g away from a multiple
+  // of g keeps them at least g/2 bytes apart (with g < 128 a collision is rare: left alone).
+  const size_t stride = channels * sizeof(float);
+  size_t g = 4096;
+  while (g > 1 && stride % g != 0) g /= 2;
+  if (g < 128) return 0;
+  const size_t d = (size_t)((uintptr_t)p - (uintptr_t)from) % g;
+  return (g / 2 + g - d) % g / sizeof(float);
+}
+
 size_t scratch_floats(const StepDesc& s) {
   switch (s.op) {
     case OpType::Conv2d:
@@ -384,7 +396,7 @@ size_t scratch_floats(const StepDesc& s) {
     case OpType::Bottleneck:
       if (s.wide) return 0;
       return checked_add(s.hasExpand ? checked_mul({s.ringRows, s.inW, s.expandC}) : 0,
-                         checked_mul({s.bandRows, s.outW, s.expandC}));
+                         checked_add(checked_mul({s.bandRows, s.outW, s.expandC}), kAliasPadFloats));
     default:
       return 0;
   }
@@ -393,7 +405,7 @@ size_t scratch_floats(const StepDesc& s) {
 size_t shared_floats(const StepDesc& s) {
   if (s.op != OpType::Bottleneck || !s.wide) return 0;
   return checked_add(s.hasExpand ? checked_mul({s.inH, s.inW, s.expandC}) : 0,
-                     checked_mul({s.outH, s.outW, s.expandC}));
+                     checked_add(checked_mul({s.outH, s.outW, s.expandC}), kAliasPadFloats));
 }
 
 size_t zero_floats(const StepDesc& s) {

@@ -171,6 +171,14 @@ struct ExecContext {
   float* shared;          // one buffer all threads share, >= max shared_floats of any step
 };
 
+// Floats to skip at p, at most kAliasPadFloats, so that a kernel storing pixels (`channels`
+// floats apart) from p on never stores at an address whose bits 11..0 match those of its loads of
+// pixels (as far apart) from `from` on. x86 cores take such a load for a reload of the stored data
+// and hold it back ("4K aliasing"): the depthwise kernel on power-of-two channel counts, whose
+// tensors sit at 4 KiB multiples, ran at a third of its speed.
+const size_t kAliasPadFloats = 1024;
+size_t alias_pad(const float* p, const float* from, size_t channels);
+
 // Per-thread scratch floats each op needs (0 if none). These three use checked arithmetic.
 size_t scratch_floats(const StepDesc& s);
 // Floats of the buffer shared by all threads a step needs (0 if none).

@@ -331,6 +331,30 @@ void check_qadd(const QKernels* k, size_t n) {
   compare_bytes(what, k, got, want);
 }
 
+// alias_pad: a buffer moved by less than kAliasPadFloats so that its pixels' address bits 11..0
+// sit half the largest power of two dividing the pixel stride (and 4096) away from those of the
+// source's pixels (no move when that power is below 128 bytes).
+void check_alias_pad() {
+  static float base[4 * 4096];
+  for (size_t channels : {1, 17, 24, 32, 64, 96, 128, 144, 256, 384, 512, 576, 960, 1024, 2048}) {
+    size_t g = 4096;
+    while (g > 1 && channels * sizeof(float) % g != 0) g /= 2;
+    for (size_t d = 0; d < 8192; d += 4) {
+      ++g_checks;
+      const float* from = base;
+      const float* p = base + d / sizeof(float);
+      const size_t pad = alias_pad(p, from, channels);
+      const size_t dist = (d + pad * sizeof(float)) % g;
+      const bool ok = pad < kAliasPadFloats && (g < 128 ? pad == 0 : dist == g / 2);
+      if (!ok) {
+        std::printf("FAIL alias_pad channels=%zu offset=%zu: pad %zu floats, distance %zu of %zu\n",
+                    channels, d, pad, dist, g);
+        ++g_failures;
+      }
+    }
+  }
+}
+
 // ---- thread pool ----
 
 // Prints "FAIL thread pool ...: <message>" and counts a failure.
@@ -461,7 +485,7 @@ int main() {
     std::printf("%s\n", e.what());
     return 2;
   }
-  const size_t channels[] = {1, 3, 4, 5, 8, 16, 17, 24, 33, 47, 96, 144};
+  const size_t channels[] = {1, 3, 4, 5, 8, 16, 17, 24, 33, 47, 56, 96, 144};
   for (const Kernels* k : kernels) {
     int count = 0;
     for (size_t n : channels)
@@ -471,6 +495,11 @@ int main() {
           ++count;
         }
       }
+    // One row (the fc's GEMV) over many panels, the last one partial.
+    for (size_t n : {200, 300, 417, 1001}) {
+      check_gemm(k, 1, n, 37, count % 3, count % 2 == 0);
+      ++count;
+    }
     for (size_t n : channels)
       for (size_t kk : {1, 9, 27, 45})
         for (size_t m : {1, 6, 7, 13, 111}) {
@@ -481,6 +510,14 @@ int main() {
       for (size_t hw : {1, 2, 3, 7, 8})
         for (size_t stride : {1, 2}) {
           check_dw(k, hw, hw + 2, c, stride, count % 3);
+          ++count;
+        }
+    // Rows long enough for every group size of the blocked kernels (8, 4, 2, 1 outputs) and for
+    // their long-row order (>= 16 outputs), odd and even widths (padding 0 or 1 on the left).
+    for (size_t c : {3, 16, 32, 47})
+      for (size_t w : {15, 16, 17, 30, 31, 37, 38, 45})
+        for (size_t stride : {1, 2}) {
+          check_dw(k, 3, w, c, stride, count % 3);
           ++count;
         }
     std::printf("%s: %d kernel checks\n", k->name, count);
@@ -508,6 +545,9 @@ int main() {
     for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd(k, n);
     std::printf("int8 %s: %d kernel checks\n", k->name, g_checks - before);
   }
+  const int beforePad = g_checks;
+  check_alias_pad();
+  std::printf("alias_pad: %d checks\n", g_checks - beforePad);
   const int kernelChecks = g_checks;
   for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);
   const std::string unwind = check_pool_unwind();
