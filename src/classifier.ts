@@ -83,6 +83,8 @@ export interface EmbedOptions {
   maxPixels?: number;
   /** Scale the embedding to length 1 (L2), for cosine similarity as a dot product (default false). */
   normalize?: boolean;
+  /** As ClassifyOptions.resize. */
+  resize?: ResizeMode;
 }
 
 export interface EmbedAllOptions extends EmbedOptions, BatchOptions {}
@@ -141,9 +143,12 @@ function checkClassifyOptions(options: ClassifyOptions | undefined): Required<Cl
 }
 
 function checkEmbedOptions(options: EmbedOptions | undefined): Required<EmbedOptions> {
-  const { crop = 'none', maxPixels = DEFAULT_MAX_PIXELS, normalize = false } = checkOptions('options', options);
+  const { crop = 'none', maxPixels = DEFAULT_MAX_PIXELS, normalize = false, resize = 'default' } = checkOptions('options', options);
   if (typeof normalize !== 'boolean') throw new TypeError(`normalize must be true or false, got ${describe(normalize)}`);
-  return { crop: checkChoice('crop', crop, CROPS), maxPixels: checkInteger('maxPixels', maxPixels, 1, MAX_PIXELS), normalize };
+  return {
+    crop: checkChoice('crop', crop, CROPS), maxPixels: checkInteger('maxPixels', maxPixels, 1, MAX_PIXELS), normalize,
+    resize: checkChoice('resize', resize, RESIZES),
+  };
 }
 
 function checkBatchOptions(options: BatchOptions): Required<Omit<BatchOptions, 'signal'>> & Pick<BatchOptions, 'signal'> {

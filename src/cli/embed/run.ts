@@ -10,13 +10,14 @@ import type { Classifier } from '../../classifier.js';
 import type { BackendChoice } from '../../engine/index.js';
 import type { EMBED_FORMATS } from '../embed.js';
 import { defaultConcurrency } from '../label/defaults.js';
-import { folderProblem, inputProblem, ListReadError, listInputs, stdinIsFolder } from '../label/inputs.js';
+import { driveBatch } from '../label/drive.js';
+import { folderProblem, inputProblem, listInputs, stdinIsFolder } from '../label/inputs.js';
 import { handleInterrupts } from '../label/interrupt.js';
-import { OutputError, openFileSink, streamSink, type RecordSink } from '../label/output.js';
+import { openFileSink, streamSink, type RecordSink } from '../label/output.js';
 import { lowerPriority, threadIds } from '../label/priority.js';
 import { LabelProgress } from '../label/progress.js';
 import { modelOptions } from '../model-options.js';
-import { EXIT_INPUT_FAILED, fail, usage } from '../process.js';
+import { fail, usage } from '../process.js';
 import { embeddingRecord } from './jsonl.js';
 import { npyToStream, openNpyFile } from './npy.js';
 
@@ -34,6 +35,7 @@ export interface EmbedFlags {
   null?: boolean;
   allFiles?: boolean;
   crop: 'none' | 'center';
+  resize: 'default' | 'tflite';
   maxPixels: number;
   quiet?: boolean;
 }
@@ -147,39 +149,26 @@ async function run(
   });
   const stopCounting = showBar && !inputs.includes('-') ? progress.countTotal(listing(true)) : () => {};
 
-  let failed = false;
-  try {
-    for await (const result of classifier.embedAll(listing(false), {
-      crop: flags.crop,
-      maxPixels: flags.maxPixels,
-      normalize: Boolean(flags.normalize),
-      concurrency: flags.concurrency ?? defaultConcurrency(flags.threads),
-      signal,
-    })) {
+  const results = classifier.embedAll(listing(false), {
+    crop: flags.crop,
+    resize: flags.resize,
+    maxPixels: flags.maxPixels,
+    normalize: Boolean(flags.normalize),
+    concurrency: flags.concurrency ?? defaultConcurrency(flags.threads),
+    signal,
+  });
+  await driveBatch(results, {
+    progress, stopCounting, say, interrupted,
+    close: () => sink.close(),
+    write: async (result) => {
       const path = result.input as string;
       if ('error' in result) {
-        failed = true;
         await sink.write(result.index, path, { error: folderErrors.get(path) ?? inputProblem(result.error) });
         folderErrors.delete(path);
-      } else {
-        await sink.write(result.index, path, result.embedding);
+        return false;
       }
-      progress.add(!('error' in result));
-    }
-  } catch (error) {
-    progress.stop();
-    await sink.close().catch(() => undefined);
-    if (error instanceof OutputError || error instanceof ListReadError) usage(error.message);
-    fail(error);
-  } finally {
-    stopCounting();
-  }
-  progress.stop();
-  try {
-    await sink.close();
-  } catch (error) {
-    usage((error as Error).message);
-  }
-  say(progress.summary(interrupted()));
-  if (failed) process.exitCode = EXIT_INPUT_FAILED;
+      await sink.write(result.index, path, result.embedding);
+      return true;
+    },
+  });
 }

@@ -4,11 +4,12 @@ import type { BackendChoice } from '../../engine/index.js';
 import { extname } from 'node:path';
 import type { Classifier } from '../../classifier.js';
 import { modelOptions } from '../model-options.js';
-import { EXIT_INPUT_FAILED, fail, usage } from '../process.js';
-import { folderProblem, inputProblem, ListReadError, listInputs, stdinIsFolder } from './inputs.js';
+import { fail, usage } from '../process.js';
+import { driveBatch } from './drive.js';
+import { folderProblem, inputProblem, listInputs, stdinIsFolder } from './inputs.js';
 import { defaultConcurrency } from './defaults.js';
 import { handleInterrupts } from './interrupt.js';
-import { OutputError, openFileSink, streamSink, type RecordSink } from './output.js';
+import { openFileSink, streamSink, type RecordSink } from './output.js';
 import { lowerPriority, threadIds } from './priority.js';
 import { LabelProgress } from './progress.js';
 import { FORMATS, RecordFileError, recordFormat, type Format, type LabelRecord } from './records.js';
@@ -122,10 +123,14 @@ async function run(
   // The total for the bar: the same listing again, counted beside the work (not for a list on stdin).
   const stopCounting = showBar && !inputs.includes('-') ? progress.countTotal(listing(true)) : () => {};
 
-  let failed = false;
-  try {
-    if (records.header && !resume?.hasHeader) await sink.write(records.header);
-    for await (const result of classifier.classifyAll(listing(false), {
+  if (records.header && !resume?.hasHeader) {
+    try {
+      await sink.write(records.header);
+    } catch (error) {
+      usage((error as Error).message);
+    }
+  }
+  const results = classifier.classifyAll(listing(false), {
       topK: flags.topK,
       threshold: flags.threshold,
       crop: flags.crop,
@@ -134,34 +139,21 @@ async function run(
       concurrency: flags.concurrency ?? defaultConcurrency(flags.threads),
       ordered: !flags.unordered,
       signal,
-    })) {
+  });
+  await driveBatch(results, {
+    progress, stopCounting, say, interrupted,
+    close: () => sink.close(),
+    write: async (result) => {
       const path = result.input as string;
       let record: LabelRecord;
       if ('error' in result) {
-        failed = true;
         record = { path, error: folderErrors.get(path) ?? inputProblem(result.error) };
         folderErrors.delete(path);
       } else {
         record = { path, predictions: result.predictions };
       }
       await sink.write(records.format(record));
-      progress.add(!('error' in result));
-    }
-  } catch (error) {
-    progress.stop();
-    await sink.close().catch(() => undefined);
-    if (error instanceof OutputError || error instanceof ListReadError) usage(error.message);
-    // Inference itself failed (a broken backend, a bug): the records so far are whole; stop.
-    fail(error);
-  } finally {
-    stopCounting();
-  }
-  progress.stop();
-  try {
-    await sink.close();
-  } catch (error) {
-    usage((error as Error).message);
-  }
-  say(progress.summary(interrupted()));
-  if (failed) process.exitCode = EXIT_INPUT_FAILED;
+      return !('error' in result);
+    },
+  });
 }
