@@ -47,8 +47,12 @@ function quantizedWeights(layer: object, where: string): QWeights & { scales: Fl
   const zero = w.zeroPoint.length ? w.zeroPoint[0]! : 0;
   let weights: Int8Array;
   if (w.type === 'u8') {
-    weights = new Int8Array(w.length);
-    for (let i = 0; i < w.length; i++) weights[i] = w.data[i]! - 128;
+    // q − 128 as an int8 is q with its top bit flipped: copied, then flipped four bytes at a time.
+    const bytes = new Uint8Array((w.length + 3) & ~3);
+    bytes.set(w.data.subarray(0, w.length));
+    const words = new Uint32Array(bytes.buffer);
+    for (let i = 0; i < words.length; i++) words[i] ^= 0x80808080;
+    weights = new Int8Array(bytes.buffer, 0, w.length);
   } else {
     weights = new Int8Array(w.data.buffer, w.data.byteOffset, w.length);
   }
