@@ -234,7 +234,10 @@ export class Classifier {
     if (!this.hasClassifier) throw new NoClassifierError(this.source);
   }
 
-  /** Class probabilities for an already normalised NHWC input tensor (resolution² × 3 floats). */
+  /**
+   * Class probabilities for an already normalised NHWC input tensor (resolution² × 3 floats). An int8
+   * model quantizes it by its input quantization first (classify feeds it the pixel bytes instead).
+   */
   async predict(input: Float32Array): Promise<Float32Array> {
     if (this.#disposed) throw new ModelDisposedError();
     this.#requireClassifier();
