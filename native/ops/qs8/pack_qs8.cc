@@ -88,12 +88,16 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
     std::memset(wt, 0, panelBytes - nr * kQHeaderBytesPerChannel);
     for (size_t j = 0; j < count; ++j) {
       const size_t row = (c0 + j) * k;
-      for (size_t q = 0; q < k; ++q) {
-        const size_t at = ((q / kg) * nr + j) * kg + q % kg;
-        if (s16)
-          reinterpret_cast<int16_t*>(wt)[at] = (int16_t)(src.w(row + q) - wzp);
-        else
-          reinterpret_cast<int8_t*>(wt)[at] = src.w(row + q);
+      // Input q of channel j goes to group q / kg, lane q % kg: walked group by group (no division).
+      for (size_t g0 = 0, at = j * kg; g0 < k; g0 += kg, at += nr * kg) {
+        const size_t lanes = k - g0 < kg ? k - g0 : kg;
+        if (s16) {
+          int16_t* dst = reinterpret_cast<int16_t*>(wt) + at;
+          for (size_t r = 0; r < lanes; ++r) dst[r] = (int16_t)(src.w(row + g0 + r) - wzp);
+        } else {
+          int8_t* dst = reinterpret_cast<int8_t*>(wt) + at;
+          for (size_t r = 0; r < lanes; ++r) dst[r] = src.w(row + g0 + r);
+        }
       }
     }
   }
