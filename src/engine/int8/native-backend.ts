@@ -32,7 +32,8 @@ export interface NativeInt8Options {
 }
 
 /**
- * Compiles `plan` in the addon (weights packed once, now). Throws when the addon cannot be loaded or
+ * Compiles `plan` in the addon (weights packed once, now; lazy ones go as the file's bytes and stay
+ * unread on the JS side, plain arrays as they are). Throws when the addon cannot be loaded or
  * has no int8 kernels, on an invalid plan (the message names the step), on an unavailable isa.
  */
 export function createNativeInt8Backend(plan: QPlan, options: NativeInt8Options = {}): Int8Backend {

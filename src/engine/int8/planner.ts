@@ -170,13 +170,14 @@ function depthwisePart(
 }
 
 /**
- * The integer plan of a quantized model. Throws Int8UnsupportedError when the model is not fully
- * 8-bit (spec.int8Unsupported says why) or its operators do not line up with its layers.
+ * The integer plan of a quantized model (`plan`: its fp32 plan, when the caller has made it already).
+ * Throws Int8UnsupportedError when the model is not fully 8-bit (spec.int8Unsupported says why) or
+ * its operators do not line up with its layers.
  */
-export function planQuantized(spec: ModelSpec, file?: string): QPlan {
+export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan): QPlan {
   const quantization = spec.quantization;
   if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'int8 needs a quantized model; this one has float weights (use fp32)', file);
-  const plan: Plan = planModel(spec);
+  plan ??= planModel(spec);
   const ops = new OpCursor(quantization.ops);
   const stepQuant: EdgeQuant[] = [];
   let steps: QStep[];
