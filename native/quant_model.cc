@@ -38,13 +38,57 @@ QOut read_output_stage(const PlanReader& r, const Napi::Object& o, size_t channe
   return QOut{zero, lo - zero, hi - zero};
 }
 
+// The model file's bytes of a weight or bias tensor, { type, data: Uint8Array } (plan.ts
+// QEncodedTensor): `count` values of `type` (one of the two `types` allowed). Returns the bytes
+// and whether the type is the first one.
+const uint8_t* read_encoded(const PlanReader& r, const Napi::Value& v, const char* key, size_t count,
+                            size_t size, const char* first, const char* second, bool* isFirst) {
+  const std::string name = std::string("'") + key + "'";
+  const Napi::Object e = v.As<Napi::Object>();
+  const std::string type = r.string(e, "type");
+  *isFirst = type == first;
+  if (!*isFirst && type != (second ? second : first))
+    r.fail(name + ": encoding type '" + type + "' is not " + first + (second ? std::string(" or ") + second : ""));
+  const Napi::Value dataV = e.Get("data");
+  if (!dataV.IsTypedArray() || dataV.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    r.fail(name + ".data must be a Uint8Array");
+  Napi::Uint8Array data = dataV.As<Napi::Uint8Array>();
+  if (data.ElementLength() != checked_mul(count, size))
+    r.fail(name + " has " + std::to_string(data.ElementLength()) + " bytes of " + type + ", expected " +
+           std::to_string(count) + " values");
+  return data.Data();
+}
+
+// QWeights.weights: an Int8Array in the storage domain, or a file's u8 / i8 bytes.
+void read_qweights(const PlanReader& r, const Napi::Object& o, size_t count, QConvSrc* src) {
+  const Napi::Value v = o.Get("weights");
+  if (v.IsTypedArray() || !v.IsObject()) {
+    src->weights = reinterpret_cast<const uint8_t*>(r.int8_array(o, "weights", count));
+    return;
+  }
+  bool u8 = false;
+  src->weights = read_encoded(r, v, "weights", count, 1, "u8", "i8", &u8);
+  src->weightXor = u8 ? 0x80 : 0;
+}
+
+// QWeights.bias: an Int32Array, or a file's little-endian i32 bytes.
+void read_qbias(const PlanReader& r, const Napi::Object& o, size_t count, QConvSrc* src) {
+  const Napi::Value v = o.Get("bias");
+  if (v.IsTypedArray() || !v.IsObject()) {
+    src->bias = r.int32_array(o, "bias", count);
+    return;
+  }
+  bool i32 = false;
+  src->biasLE = read_encoded(r, v, "bias", count, 4, "i32", nullptr, &i32);
+}
+
 // plan.ts / ops.ts QWeights + inputZeroPoint + requant of a conv-like op with n outputs of k inputs.
 QConvSrc read_conv(const PlanReader& r, const Napi::Object& o, size_t n, size_t k, QOut* out) {
   QConvSrc src;
   src.n = n;
   src.k = k;
-  src.weights = r.int8_array(o, "weights", r.mul({n, k}));
-  src.bias = r.int32_array(o, "bias", n);
+  read_qweights(r, o, r.mul({n, k}), &src);
+  read_qbias(r, o, n, &src);
   src.weightZero = (int32_t)r.integer(o, "weightZeroPoint", -128, 127);
   src.inputZero = (int32_t)r.integer(o, "inputZeroPoint", -128, 127);
   *out = read_output_stage(r, o, n, &src);

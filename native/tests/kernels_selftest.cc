@@ -219,7 +219,7 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
       want[i * n + j] = clamp_out(mbqm((int32_t)acc, mult[j], shift[j]), out);
     }
   QConvSrc src;
-  src.weights = w.data();
+  src.weights = reinterpret_cast<const uint8_t*>(w.data());
   src.bias = bias.data();
   src.multiplier = mult.data();
   src.shift = shift.data();
@@ -279,7 +279,7 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
         want[(oy * s.outW + ox) * c + ch] = clamp_out(mbqm((int32_t)acc, mult[ch], shift[ch]), out);
       }
   QConvSrc src;
-  src.weights = wt.data();
+  src.weights = reinterpret_cast<const uint8_t*>(wt.data());
   src.bias = bias.data();
   src.multiplier = mult.data();
   src.shift = shift.data();

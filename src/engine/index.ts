@@ -52,7 +52,7 @@ export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { pl
   const precision = options.precision ?? (spec.quantization ? 'int8' : 'fp32');
   const plan = planModel(spec);
   if (precision === 'int8') {
-    const qplan = planQuantized(spec, options.file);
+    const qplan = planQuantized(spec, options.file, plan);
     const int8 = nativeOrReference(options, () => createNativeInt8Backend(qplan, options), () => createReferenceInt8Backend(qplan));
     return { plan, backend: asBackend(qplan, int8, spec.normalization), precision };
   }

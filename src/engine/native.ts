@@ -51,8 +51,9 @@ interface NativeAddon {
   Model: new (plan: Plan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel;
   /**
    * Throws like Model; also on values the integer kernels do not take (zero points outside
-   * [-128, 127], multipliers outside [0, 2^31), shifts outside [-31, 31]). Absent from addons built
-   * before the int8 kernels.
+   * [-128, 127], multipliers outside [0, 2^31), shifts outside [-31, 31]). Every `weights` / `bias`
+   * may be an Int8Array / Int32Array or a QEncodedTensor (a model file's bytes, converted while
+   * packing); both are read in place. Absent from addons built before the int8 kernels.
    */
   QuantModel?: new (plan: QPlan, options?: { threads?: number; isa?: string }) => NativeQuantModel;
 }

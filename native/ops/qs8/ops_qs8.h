@@ -14,15 +14,27 @@ namespace mn {
 
 enum class QOpType { Conv2d, Depthwise, Pointwise, Bottleneck, AvgPool, Mean, Fc, Softmax };
 
-// The source of one conv-like weight tensor, as the plan gives it (read while packing only).
+// The source of one conv-like weight tensor, as the plan gives it (read while packing only): the
+// weights in the storage domain (an Int8Array) or a uint8 file's bytes (storage = q ^ 0x80, i.e.
+// q - 128), the bias as int32 values or as a file's little-endian bytes (any alignment).
 struct QConvSrc {
-  const int8_t* weights = nullptr;  // [n][k] (conv2d: k = kernel*kernel*inC in [ky][kx][ic] order)
-  const int32_t* bias = nullptr;    // [n]
+  const uint8_t* weights = nullptr;  // [n][k] (conv2d: k = kernel*kernel*inC in [ky][kx][ic] order)
+  uint8_t weightXor = 0;             // 0x80 for uint8 bytes, else 0
+  const int32_t* bias = nullptr;     // [n], or null when biasLE is set
+  const uint8_t* biasLE = nullptr;   // [4n]
   const int32_t* multiplier = nullptr;  // [n], each in [0, 2^31)
   const int32_t* shift = nullptr;       // [n], each in [-31, 31]
   int32_t weightZero = 0;
   int32_t inputZero = 0;
   size_t n = 0, k = 0;
+
+  // Weight i in the storage domain.
+  int8_t w(size_t i) const { return (int8_t)(weights[i] ^ weightXor); }
+  int32_t b(size_t c) const {
+    if (!biasLE) return bias[c];
+    const uint8_t* p = biasLE + 4 * c;
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+  }
 };
 
 // A packed GEMM (conv2d, pointwise, fc, a bottleneck's expand and project).

@@ -74,12 +74,12 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
     const size_t c0 = p * nr;
     const size_t count = src.n - c0 < nr ? src.n - c0 : nr;
     for (size_t j = 0; j < count; ++j) {
-      const int8_t* row = src.weights + (c0 + j) * k;
+      const size_t row = (c0 + j) * k;
       int64_t sum = 0;
-      for (size_t q = 0; q < k; ++q) sum += row[q];
+      for (size_t q = 0; q < k; ++q) sum += src.w(row + q);
       // Σ(w - w_zp)(x - x_zp) = Σ w·x - w_zp·Σx - x_zp·Σw + k·w_zp·x_zp; the -w_zp·Σx term is the
       // S8 formats' rowcorr, S16 has it in its centered weights.
-      int64_t b = (int64_t)src.bias[c0 + j] - xzp * sum + (int64_t)k * wzp * xzp;
+      int64_t b = (int64_t)src.b(c0 + j) - xzp * sum + (int64_t)k * wzp * xzp;
       if (kt.gemm_format == QGemmFormat::S8Xor) b -= 128 * sum;  // the kernel feeds x + 128
       bias[j] = wrap32(b);
     }
@@ -87,13 +87,17 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
     uint8_t* wt = panel + nr * kQHeaderBytesPerChannel;
     std::memset(wt, 0, panelBytes - nr * kQHeaderBytesPerChannel);
     for (size_t j = 0; j < count; ++j) {
-      const int8_t* row = src.weights + (c0 + j) * k;
-      for (size_t q = 0; q < k; ++q) {
-        const size_t at = ((q / kg) * nr + j) * kg + q % kg;
-        if (s16)
-          reinterpret_cast<int16_t*>(wt)[at] = (int16_t)(row[q] - wzp);
-        else
-          reinterpret_cast<int8_t*>(wt)[at] = row[q];
+      const size_t row = (c0 + j) * k;
+      // Input q of channel j goes to group q / kg, lane q % kg: walked group by group (no division).
+      for (size_t g0 = 0, at = j * kg; g0 < k; g0 += kg, at += nr * kg) {
+        const size_t lanes = k - g0 < kg ? k - g0 : kg;
+        if (s16) {
+          int16_t* dst = reinterpret_cast<int16_t*>(wt) + at;
+          for (size_t r = 0; r < lanes; ++r) dst[r] = (int16_t)(src.w(row + g0 + r) - wzp);
+        } else {
+          int8_t* dst = reinterpret_cast<int8_t*>(wt) + at;
+          for (size_t r = 0; r < lanes; ++r) dst[r] = src.w(row + g0 + r);
+        }
       }
     }
   }
@@ -103,7 +107,7 @@ namespace {
 
 // The depthwise weights of channel c, tap t, as the packed format holds them: w - w_zp.
 inline int32_t centered(const QConvSrc& src, size_t t, size_t c) {
-  return src.weights[t * src.n + c] - src.weightZero;
+  return src.w(t * src.n + c) - src.weightZero;
 }
 
 // Part `set` of v when v is split into `sets` int8 values summing to it (each part takes what it
@@ -161,7 +165,7 @@ void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t maxSets, ui
       for (size_t t = 0; t < 9; ++t) sum += centered(src, t, c0 + j);
       // Taps4 kernels multiply x + 128 (x ^ 0x80 as unsigned bytes).
       const int64_t xzp = (int64_t)src.inputZero + (taps4 ? 128 : 0);
-      bias[j] = wrap32((int64_t)src.bias[c0 + j] - xzp * sum);
+      bias[j] = wrap32((int64_t)src.b(c0 + j) - xzp * sum);
     }
     write_header(out, cb, kt.lanes, bias, src, c0, count);
     uint8_t* wt = out + cb * kQHeaderBytesPerChannel;
@@ -195,11 +199,11 @@ size_t qdw_raw_bytes(size_t kernel, size_t channels) {
 void qpack_dw_raw(const QConvSrc& src, uint8_t* dst) {
   const size_t taps = src.k, C = src.n;
   int16_t* w = reinterpret_cast<int16_t*>(dst);
-  for (size_t i = 0; i < taps * C; ++i) w[i] = (int16_t)(src.weights[i] - src.weightZero);
+  for (size_t i = 0; i < taps * C; ++i) w[i] = (int16_t)(src.w(i) - src.weightZero);
   int32_t* bias = reinterpret_cast<int32_t*>(dst + round64(taps * C * 2));
   int32_t* mult = bias + round64(C * 4) / 4;
   int32_t* shift = mult + round64(C * 4) / 4;
-  std::memcpy(bias, src.bias, C * 4);
+  for (size_t c = 0; c < C; ++c) bias[c] = src.b(c);
   std::memcpy(mult, src.multiplier, C * 4);
   std::memcpy(shift, src.shift, C * 4);
 }

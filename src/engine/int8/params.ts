@@ -74,8 +74,8 @@ export function convOutputStage(
   let stage: { multiplier: Int32Array; shift: Int32Array };
   if (inputType === 'uint8') {
     if (filterScales.length !== 1) throw new RangeError('uint8 convolutions take per-tensor weights only');
-    const m = legacyMultiplier(input.scale, filterScales[0]!, output.scale);
-    stage = perChannel(channels, () => m);
+    const q = quantizeMultiplier(legacyMultiplier(input.scale, filterScales[0]!, output.scale));
+    stage = { multiplier: new Int32Array(channels).fill(q.multiplier), shift: new Int32Array(channels).fill(q.shift) };
   } else {
     stage = perChannel(channels, (c) =>
       channelMultiplier(input.scale, filterScales[filterScales.length === 1 ? 0 : c]!, output.scale));
@@ -94,8 +94,8 @@ export function fullyConnectedOutputStage(
 ): OutputStage {
   let stage: { multiplier: Int32Array; shift: Int32Array };
   if (filterScales.length === 1) {
-    const m = legacyMultiplier(input.scale, filterScales[0]!, output.scale);
-    stage = perChannel(channels, () => m);
+    const q = quantizeMultiplier(legacyMultiplier(input.scale, filterScales[0]!, output.scale));
+    stage = { multiplier: new Int32Array(channels).fill(q.multiplier), shift: new Int32Array(channels).fill(q.shift) };
   } else if (filterScales.length === channels) {
     stage = perChannel(channels, (c) => channelMultiplier(input.scale, filterScales[c]!, output.scale));
   } else {

@@ -7,6 +7,12 @@
 // with zero point − 128), in one byte arena; offsets and sizes are counted in bytes. Each step's
 // parameters are the reference op's own parameter object (ops.ts), so a step is also a valid argument
 // of the op it names.
+//
+// Weights and biases: in a plan built from a model file (planner.ts) a step's `weights` / `bias` are
+// lazy (lazy-weights.ts): they hold the file's bytes and become the Int8Array / Int32Array of the
+// storage domain on first read. Reading them is always valid; copying a step with a spread reads
+// them too. The native backend reads neither: it hands the addon the file's bytes (QEncodedTensor)
+// and the addon converts them while packing. Plans built otherwise (tests) hold plain arrays.
 import type { SoftmaxParams } from './params.js';
 import type { QAvgPool, QBottleneck, QConv2d, QDepthwise, QFullyConnected, QMean, QPointwise } from './ops.js';
 import type { QuantType } from './quantize.js';
@@ -68,6 +74,15 @@ export type QStep =
   | QMeanStep
   | QFullyConnectedStep
   | QSoftmaxStep;
+
+/**
+ * A weight or bias tensor as the model file stores it: u8 (storage value q − 128, i.e. q ^ 0x80) or
+ * i8 weights, little-endian i32 bias at any alignment; `data` holds exactly its values.
+ */
+export interface QEncodedTensor {
+  type: 'u8' | 'i8' | 'i32';
+  data: Uint8Array;
+}
 
 /** How an 8-bit tensor at the edge of the plan maps to real numbers: real = scale · (q − zeroPoint). */
 export interface EdgeQuant {

@@ -2,7 +2,8 @@
 // the two-ended arena) is the fp32 planner's: an element is a byte here, so its offsets and arena
 // size, counted in elements, are the byte offsets. This adds what TFLite computes at Prepare for each
 // operator (params.ts) from the activations' quantization (spec.quantization, one record per integer
-// operator in file order) and the weights as the file stores them (LazyWeights keep the encoding).
+// operator in file order) and the weights as the file stores them: lazy (lazy-weights.ts), so that
+// the native backend can hand the addon the file's bytes.
 import { LazyWeights, weightsOf, type EncodedWeights } from '../../model/spec.js';
 import type { ModelSpec } from '../../model/spec.js';
 import type { QuantizedOp, TensorQuantization } from '../../model/quantization.js';
@@ -12,7 +13,8 @@ import type { QDepthwise, QPointwise, QWeights } from './ops.js';
 import {
   addParams, convOutputStage, fullyConnectedOutputStage, meanParams, softmaxParams, type OutputStage, type TensorQuant,
 } from './params.js';
-import type { EdgeQuant, QPlan, QStep } from './plan.js';
+import { defineQWeights, encodedTensor } from './lazy-weights.js';
+import type { EdgeQuant, QEncodedTensor, QPlan, QStep } from './plan.js';
 
 /** A quantized model that cannot run in integer arithmetic; the caller may run it in fp32. */
 export class Int8UnsupportedError extends PlanError {
@@ -37,29 +39,30 @@ function encoded(layer: object, key: 'weights' | 'bias', where: string): Encoded
   return values.encoded;
 }
 
-/** Weights in the storage domain (uint8 − 128) with their single zero point, and their scales. */
-function quantizedWeights(layer: object, where: string): QWeights & { scales: Float32Array } {
+/** A layer's quantized weights as the file stores them, with their single zero point and their scales. */
+interface FileQWeights {
+  weights: QEncodedTensor;
+  bias: QEncodedTensor;
+  /** In the storage domain (a uint8 zero point − 128). */
+  weightZeroPoint: number;
+  scales: Float32Array;
+}
+
+function fileQWeights(layer: object, where: string): FileQWeights {
   const w = encoded(layer, 'weights', where);
   const b = encoded(layer, 'bias', where);
   if ((w.type !== 'u8' && w.type !== 'i8') || b.type !== 'i32') {
     throw new Int8UnsupportedError(`${where}: weights ${w.type} / bias ${b.type}, not 8-bit / int32`);
   }
   const zero = w.zeroPoint.length ? w.zeroPoint[0]! : 0;
-  let weights: Int8Array;
-  if (w.type === 'u8') {
-    // q − 128 as an int8 is q with its top bit flipped: copied, then flipped four bytes at a time.
-    const bytes = new Uint8Array((w.length + 3) & ~3);
-    bytes.set(w.data.subarray(0, w.length));
-    const words = new Uint32Array(bytes.buffer);
-    for (let i = 0; i < words.length; i++) words[i] ^= 0x80808080;
-    weights = new Int8Array(bytes.buffer, 0, w.length);
-  } else {
-    weights = new Int8Array(w.data.buffer, w.data.byteOffset, w.length);
-  }
-  const bias = new Int32Array(b.length);
-  const view = new DataView(b.data.buffer, b.data.byteOffset, b.length * 4);
-  for (let i = 0; i < b.length; i++) bias[i] = view.getInt32(4 * i, true);
-  return { weights, weightZeroPoint: w.type === 'u8' ? zero - 128 : zero, bias, scales: w.scale };
+  return {
+    weights: encodedTensor(w), bias: encodedTensor(b), weightZeroPoint: w.type === 'u8' ? zero - 128 : zero, scales: w.scale,
+  };
+}
+
+/** `part` with the layer's weights (lazy: still the file's bytes) and weight zero point. */
+function withWeights<T extends object>(part: T, q: FileQWeights): T & QWeights {
+  return defineQWeights(Object.assign(part, { weightZeroPoint: q.weightZeroPoint }), q.weights, q.bias);
 }
 
 /** Reads the integer operators in order, checking each is the kind the next layer part expects. */
@@ -88,8 +91,8 @@ function outputStage(op: QuantizedOp, scales: Float32Array, channels: number, ac
 }
 
 function pointwisePart(op: QuantizedOp, layer: ConvWeights, h: number, w: number, inC: number, outC: number, where: string): QPointwise {
-  const { scales, ...q } = quantizedWeights(layer, where);
-  return { ...q, h, w, inC, outC, inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, scales, outC, layer.act) };
+  const q = fileQWeights(layer, where);
+  return withWeights({ h, w, inC, outC, inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, layer.act) }, q);
 }
 
 type UnplacedQStep = QStep extends infer S ? (S extends QStep ? Omit<S, 'input' | 'output'> : never) : never;
@@ -99,23 +102,23 @@ function quantizeStep(step: Step, ops: OpCursor, where: string): { step: Unplace
   switch (step.op) {
     case 'conv2d': {
       const op = ops.next(['conv'], where);
-      const { scales, ...q } = quantizedWeights(step, where);
+      const q = fileQWeights(step, where);
       const { inH, inW, outH, outW, stride, padTop, padLeft, kernel, inC, outC } = step;
       return {
-        step: {
-          op: 'conv2d', inH, inW, outH, outW, stride, padTop, padLeft, kernel, inC, outC, ...q,
-          inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, scales, outC, step.act),
-        },
+        step: withWeights({
+          op: 'conv2d' as const, inH, inW, outH, outW, stride, padTop, padLeft, kernel, inC, outC,
+          inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, step.act),
+        }, q),
         last: op,
       };
     }
     case 'depthwise': {
       const op = ops.next(['depthwise'], where);
-      return { step: { op: 'depthwise', ...depthwisePart(op, step, step, step.channels, where) }, last: op };
+      return { step: Object.assign(depthwisePart(op, step, step, step.channels, where), { op: 'depthwise' as const }), last: op };
     }
     case 'pointwise': {
       const op = ops.next(['conv', 'fc'], where);
-      return { step: { op: 'pointwise', ...pointwisePart(op, step, step.h, step.w, step.inC, step.outC, where) }, last: op };
+      return { step: Object.assign(pointwisePart(op, step, step.h, step.w, step.inC, step.outC, where), { op: 'pointwise' as const }), last: op };
     }
     case 'bottleneck': {
       const expandOp = step.expand && ops.next(['conv'], `${where} expand`);
@@ -138,9 +141,12 @@ function quantizeStep(step: Step, ops: OpCursor, where: string): { step: Unplace
     }
     case 'fc': {
       const op = ops.next(['fc', 'conv'], where);
-      const { scales, ...q } = quantizedWeights(step, where);
+      const q = fileQWeights(step, where);
       return {
-        step: { op: 'fc', inC: step.inC, outC: step.outC, ...q, inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, scales, step.outC, ACT_NONE) },
+        step: withWeights({
+          op: 'fc' as const, inC: step.inC, outC: step.outC, inputZeroPoint: storage(op.input).zeroPoint,
+          requant: outputStage(op, q.scales, step.outC, ACT_NONE),
+        }, q),
         last: op,
       };
     }
@@ -155,22 +161,23 @@ function depthwisePart(
   op: QuantizedOp, s: Omit<QDepthwise, keyof QWeights | 'kernel' | 'channels' | 'inputZeroPoint' | 'requant'>, layer: ConvWeights,
   channels: number, where: string,
 ): QDepthwise {
-  const { scales, ...q } = quantizedWeights(layer, where);
+  const q = fileQWeights(layer, where);
   const { inH, inW, outH, outW, stride, padTop, padLeft } = s;
-  return {
-    inH, inW, outH, outW, stride, padTop, padLeft, kernel: 3, channels, ...q,
-    inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, scales, channels, layer.act),
-  };
+  return withWeights({
+    inH, inW, outH, outW, stride, padTop, padLeft, kernel: 3, channels,
+    inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, channels, layer.act),
+  }, q);
 }
 
 /**
- * The integer plan of a quantized model. Throws Int8UnsupportedError when the model is not fully
- * 8-bit (spec.int8Unsupported says why) or its operators do not line up with its layers.
+ * The integer plan of a quantized model (`plan`: its fp32 plan, when the caller has made it already).
+ * Throws Int8UnsupportedError when the model is not fully 8-bit (spec.int8Unsupported says why) or
+ * its operators do not line up with its layers.
  */
-export function planQuantized(spec: ModelSpec, file?: string): QPlan {
+export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan): QPlan {
   const quantization = spec.quantization;
   if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'int8 needs a quantized model; this one has float weights (use fp32)', file);
-  const plan: Plan = planModel(spec);
+  plan ??= planModel(spec);
   const ops = new OpCursor(quantization.ops);
   const stepQuant: EdgeQuant[] = [];
   let steps: QStep[];
@@ -178,7 +185,8 @@ export function planQuantized(spec: ModelSpec, file?: string): QPlan {
     steps = plan.steps.map((step, index) => {
       const q = quantizeStep(step, ops, `step ${index} (${step.op})`);
       stepQuant.push(edge(q.last.output));
-      return { ...q.step, input: step.input, output: step.output } as QStep;
+      // Placed in place: a copy ({ ...q.step }) would read, and so convert, the lazy weights.
+      return Object.assign(q.step, { input: step.input, output: step.output }) as QStep;
     });
     ops.end();
   } catch (error) {
