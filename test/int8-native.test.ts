@@ -125,6 +125,9 @@ const BOTTLENECK_CASES: Array<Omit<QBottleneckArgs, 'seed' | 'style'>> = [
   { h: 56, w: 55, stride: 2, inC: 16, expandC: 96, outC: 24, residual: false },
   { h: 40, w: 41, stride: 1, inC: 96, expandC: null, outC: 17, residual: false },
   { h: 7, w: 7, stride: 1, inC: 160, expandC: 960, outC: 160, residual: true },
+  // at most 7x7 outputs with 2 threads: wide mode (GEMMs split by panels, 5 and 3 of them: uneven)
+  { h: 14, w: 13, stride: 2, inC: 24, expandC: 80, outC: 40, residual: false },
+  { h: 5, w: 6, stride: 1, inC: 40, expandC: 72, outC: 40, residual: true },
 ];
 
 describe('supportedIsas("int8")', () => {

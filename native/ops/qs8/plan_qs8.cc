@@ -12,9 +12,9 @@ size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads) {
     case QOpType::Fc:
       return 64;
     case QOpType::Depthwise:
-      return s.kernel == 3 ? qbottleneck_scratch_bytes(kt, s) : 0;
+      return s.kernel == 3 ? qbottleneck_scratch_bytes(kt, s, threads) : 0;
     case QOpType::Bottleneck:
-      return qbottleneck_scratch_bytes(kt, s);
+      return qbottleneck_scratch_bytes(kt, s, threads);
     case QOpType::AvgPool:
     case QOpType::Mean:
     case QOpType::Softmax:
