@@ -17,8 +17,9 @@ size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads) {
       return qbottleneck_scratch_bytes(kt, s, threads);
     case QOpType::AvgPool:
     case QOpType::Mean:
-    case QOpType::Softmax:
       return round64(checked_mul(s.inC, 4));
+    case QOpType::Softmax:
+      return 0;
   }
   return 0;
 }
