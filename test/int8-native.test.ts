@@ -125,6 +125,9 @@ const BOTTLENECK_CASES: Array<Omit<QBottleneckArgs, 'seed' | 'style'>> = [
   { h: 56, w: 55, stride: 2, inC: 16, expandC: 96, outC: 24, residual: false },
   { h: 40, w: 41, stride: 1, inC: 96, expandC: null, outC: 17, residual: false },
   { h: 7, w: 7, stride: 1, inC: 160, expandC: 960, outC: 160, residual: true },
+  // at most 7x7 outputs with 2 threads: wide mode (GEMMs split by panels, 5 and 3 of them: uneven)
+  { h: 14, w: 13, stride: 2, inC: 24, expandC: 80, outC: 40, residual: false },
+  { h: 5, w: 6, stride: 1, inC: 40, expandC: 72, outC: 40, residual: true },
 ];
 
 describe('supportedIsas("int8")', () => {
@@ -171,7 +174,8 @@ describe.each(ISAS.flatMap((isa) => THREADS.map((threads) => ({ isa, threads }))
     });
 
     it('softmax (the reference fixed-point kernel)', async () => {
-      for (const [n, scale] of [[1, 0.1], [5, 0.3], [40, 0.05], [1001, 0.12]] as const) {
+      // large scales: many inputs below diff_min (skipped), the rest repeating values (one exp per value)
+      for (const [n, scale] of [[1, 0.1], [5, 0.3], [40, 0.05], [1001, 0.12], [300, 1.5], [500, 0.9]] as const) {
         const plan = chainPlan([qfcStep({ inC: 33, outC: n, seed: n, style: 'int8' }), qsoftmaxStep({ n, scale })]);
         await expectSame(plan, isa, threads);
       }

@@ -239,6 +239,26 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
   compare_bytes(what, k, got, want);
 }
 
+// The rowcorr sums of m rows of k bytes, rows `stride` bytes apart (im2col rows are padded).
+void check_qrowsum(const QKernels* k, size_t m, size_t kk, size_t stride) {
+  std::vector<int8_t> a(m * stride + 64);
+  for (auto& v : a) v = (int8_t)irand(-128, 127);
+  const int32_t mult = irand(-300, 300);
+  std::vector<int32_t> want(m), got(m);
+  for (size_t i = 0; i < m; ++i) {
+    uint32_t sum = 0;
+    for (size_t p = 0; p < kk; ++p) sum += (uint32_t)(int32_t)a[i * stride + p];
+    want[i] = (int32_t)(sum * (uint32_t)mult);
+  }
+  k->rowsum(m, kk, a.data(), stride, mult, got.data());
+  char what[96];
+  std::snprintf(what, sizeof what, "qrowsum m=%zu k=%zu stride=%zu", m, kk, stride);
+  std::vector<int8_t> wantBytes(m * 4), gotBytes(m * 4);
+  std::memcpy(wantBytes.data(), want.data(), m * 4);
+  std::memcpy(gotBytes.data(), got.data(), m * 4);
+  compare_bytes(what, k, gotBytes, wantBytes);
+}
+
 // A 3x3 depthwise over an h x w x c image with SAME padding, rows built as the table wants.
 // mixedBlocks (with w_zp -128): each 16-channel block needs another count of int8 weight parts
 // (w' <= 127, <= 254, then 255), blocks in turn.
@@ -529,10 +549,13 @@ int main() {
     int z = 0;
     for (size_t n : {1, 3, 8, 16, 17, 24, 33, 64, 65, 96, 130})
       for (size_t kk : {1, 3, 4, 16, 27, 33, 160})
-        for (size_t m : {1, 2, 5, 7, 13}) {
+        for (size_t m : {1, 2, 5, 7, 13, 37}) {
           check_qgemm(k, m, n, kk, zeros[z % 5], irand(-128, 127));
           ++z;
         }
+    if (k->rowsum != nullptr)
+      for (size_t m : {1, 15, 16, 37, 64})
+        for (size_t kk : {1, 16, 28, 63, 64, 65, 200}) check_qrowsum(k, m, kk, kk + (m % 3) * 5);
     for (size_t c : {1, 3, 8, 15, 16, 17, 24, 33, 64, 65, 96, 144})
       for (size_t hw : {1, 2, 3, 7, 8})
         for (size_t stride : {1, 2}) {

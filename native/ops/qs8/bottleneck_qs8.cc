@@ -16,6 +16,11 @@
 // runs here too: no expansion, and step 2 writes the output tensor.
 // Threads take chunks of output rows dynamically; a chunk that does not continue the thread's
 // previous one starts with empty rings.
+// Wide mode (threads > 1, outputs of at most 7x7 pixels): row chunks of so few rows are uneven
+// (7 rows: 4 + 3) and each re-expands the rows at its edges, so there the whole expanded image goes
+// into thread 0's scratch, expanded by output-channel panels, then the depthwise by rows, then the
+// projection (and residual ADD) by panels: three parallel jobs of even work. (14x14 layers split
+// evenly by rows; wide they measured 3-10 % slower at 2 threads.)
 #include "ops_qs8.h"
 
 namespace mn {
@@ -25,6 +30,27 @@ namespace {
 // Staging + band per thread (int8 rows); the three built rows and the pad row come on top.
 const size_t kBandBudgetBytes = 64 * 1024;
 const size_t kBuiltRows = 3;
+const size_t kWideMaxPixels = 49;
+
+bool wide_mode(const QStepDesc& s, size_t threads) {
+  return threads > 1 && s.hasExpand && s.hasProject && checked_mul(s.outH, s.outW) <= kWideMaxPixels;
+}
+
+// Wide mode, every thread: the expanded image and the depthwise output (used in thread 0's scratch
+// only), then the thread's own rowcorr, built rows and pad row.
+struct WideLayout {
+  size_t expanded, dw, rowcorr, built, total;
+};
+
+WideLayout wide_layout(const QKernels& kt, const QStepDesc& s) {
+  WideLayout l;
+  l.expanded = round64(checked_mul({s.inH, s.inW, s.expandC}));
+  l.dw = round64(checked_mul({s.outH, s.outW, s.expandC}));
+  l.rowcorr = round64(checked_mul(std::max(checked_mul(s.inH, s.inW), checked_mul(s.outH, s.outW)), 4));
+  l.built = round64(qdw_built_bytes(kt, s));
+  l.total = checked_add(checked_add(l.expanded, l.dw), checked_add(l.rowcorr, checked_mul(kBuiltRows + 1, l.built)));
+  return l;
+}
 
 struct BandLayout {
   size_t built, staging, ring, pad, band, rowcorr, total;
@@ -59,9 +85,105 @@ void qplan_bottleneck(const QKernels&, QStepDesc* s) {
   s->ringRows = checked_add(checked_mul(r - 1, s->stride), 3);
 }
 
-size_t qbottleneck_scratch_bytes(const QKernels& kt, const QStepDesc& s) { return band_layout(kt, s).total; }
+size_t qbottleneck_scratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads) {
+  const size_t band = band_layout(kt, s).total;
+  return wide_mode(s, threads) ? std::max(band, wide_layout(kt, s).total) : band;
+}
+
+namespace {
+
+// The built depthwise rows of one thread: a ring of kBuiltRows (slot = row % kBuiltRows) holding
+// input rows up to `hi`, and the pad row once built.
+struct BuiltRows {
+  int8_t* ring = nullptr;
+  int8_t* pad = nullptr;
+  size_t bytes = 0;  // of one built row
+  ptrdiff_t hi = -1;
+  bool padBuilt = false;
+};
+
+// Depthwise output row oy into dst: builds the input rows it reads that are not built yet (src:
+// srcRow bytes apart), then runs the kernel.
+void dw_row(const QKernels& kt, const QStepDesc& s, const int8_t* src, size_t srcRow, size_t srcRows,
+            BuiltRows& b, size_t oy, int8_t* dst) {
+  const ptrdiff_t inH = (ptrdiff_t)s.inH;
+  const ptrdiff_t top = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
+  const ptrdiff_t last = top + 2 < inH - 1 ? top + 2 : inH - 1;
+  if ((top < 0 || top + 2 >= inH) && !b.padBuilt) {
+    qdw_build(kt, s, nullptr, b.pad);
+    b.padBuilt = true;
+  }
+  for (ptrdiff_t iy = top > b.hi + 1 ? top : b.hi + 1; iy <= last; ++iy) {
+    if (iy < 0) continue;
+    qdw_build(kt, s, src + ((size_t)iy % srcRows) * srcRow, b.ring + ((size_t)iy % kBuiltRows) * b.bytes);
+    b.hi = iy;
+  }
+  const int8_t* rows[3];
+  for (size_t ky = 0; ky < 3; ++ky) {
+    const ptrdiff_t iy = top + (ptrdiff_t)ky;
+    rows[ky] = iy < 0 || iy >= inH ? b.pad : b.ring + ((size_t)iy % kBuiltRows) * b.bytes;
+  }
+  kt.dw3x3(rows, s.stride, s.outW, s.expandC, s.dw.w, s.dw.wStride, dst, &s.dw.out);
+}
+
+// C[m x g.n] = the GEMM of part g over a (m rows of k), split over the pool by output-channel
+// panels, then [C += residual (rows of g.n) by TFLite's ADD]. Each thread computes the rowcorr of all
+// m rows (at most kWideMaxPixels) at rcOffset of its scratch.
+void gemm_by_panels(const QExecContext& ctx, const QGemmPart& g, size_t m, size_t k, const int8_t* a, int8_t* c,
+                    size_t rcOffset, const int8_t* residual, const QAddParams* add) {
+  const QKernels& kt = *ctx.k;
+  const size_t nr = kt.gemm_nr, panels = qgemm_panels(kt, g.n), T = ctx.pool->size();
+  parallel_for(*ctx.pool, panels, (panels + T - 1) / T, [&](size_t tid, size_t p0, size_t p1) {
+    int32_t* rc = reinterpret_cast<int32_t*>(ctx.scratch[tid] + rcOffset);
+    if (g.rowcorrMult != 0) kt.rowsum(m, k, a, k, g.rowcorrMult, rc);
+    const size_t n0 = p0 * nr, n1 = p1 * nr < g.n ? p1 * nr : g.n;
+    kt.gemm(m, n1 - n0, k, a, k, g.w + p0 * g.wStride, g.wStride, g.rowcorrMult != 0 ? rc : nullptr, c + n0, g.n,
+            &g.out);
+    if (residual == nullptr) return;
+    for (size_t i = 0; i < m; ++i) kt.add(n1 - n0, c + i * g.n + n0, residual + i * g.n + n0, c + i * g.n + n0, add);
+  });
+}
+
+// Per-thread state carried across the chunks of one job (a chunk that does not continue the
+// thread's previous one starts with empty rings).
+struct alignas(64) RingState {
+  ptrdiff_t expandedHi = -1;  // staging holds expanded rows up to here (contiguous with the next band)
+  BuiltRows built;
+  size_t next = (size_t)-1;  // output row right after the thread's previous chunk
+};
+const size_t kMaxTracked = 64;
+
+void run_wide(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
+  const int8_t* in = arena + s.input;
+  int8_t* out = arena + s.output;
+  const QKernels& kt = *ctx.k;
+  const WideLayout lay = wide_layout(kt, s);
+  int8_t* expanded = reinterpret_cast<int8_t*>(ctx.scratch[0]);
+  int8_t* dw = expanded + lay.expanded;
+  const size_t own = lay.expanded + lay.dw;  // the thread's own part of its scratch
+  const size_t expRow = s.inW * s.expandC, dwRow = s.outW * s.expandC;
+  gemm_by_panels(ctx, s.gemm0, s.inH * s.inW, s.inC, in, expanded, own, nullptr, nullptr);
+  RingState state[kMaxTracked];
+  parallel_for(*ctx.pool, s.outH, 1, [&](size_t tid, size_t y0, size_t y1) {
+    RingState dummy;
+    RingState& st = tid < kMaxTracked ? state[tid] : dummy;
+    if (st.next != y0) {
+      int8_t* ring = reinterpret_cast<int8_t*>(ctx.scratch[tid] + own + lay.rowcorr);
+      st.built = BuiltRows{ring, ring + kBuiltRows * lay.built, lay.built, -1, false};
+    }
+    for (size_t oy = y0; oy < y1; ++oy) dw_row(kt, s, expanded, expRow, s.inH, st.built, oy, dw + oy * dwRow);
+    st.next = y1;
+  });
+  gemm_by_panels(ctx, s.gemm1, s.outH * s.outW, s.expandC, dw, out, own, s.residual ? in : nullptr, &s.add);
+}
+
+}  // namespace
 
 void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
+  if (wide_mode(s, ctx.pool->size())) {
+    run_wide(ctx, s, arena);
+    return;
+  }
   const int8_t* in = arena + s.input;
   int8_t* out = arena + s.output;
   const QKernels& kt = *ctx.k;
@@ -71,40 +193,30 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
   const ptrdiff_t inH = (ptrdiff_t)s.inH;
   const QGemmPart& ex = s.gemm0;
   const QGemmPart& pr = s.gemm1;
-  struct alignas(64) RingState {
-    ptrdiff_t expandedHi;  // staging holds expanded rows up to here (contiguous with the next band)
-    ptrdiff_t builtHi;     // the built ring holds rows up to here
-    size_t next;           // output row right after the thread's previous chunk
-    bool padBuilt;         // the pad row is built
-  };
-  const size_t kMaxTracked = 64;
   RingState state[kMaxTracked];
-  for (size_t t = 0; t < kMaxTracked && t < ctx.pool->size(); ++t) state[t] = {-1, -1, (size_t)-1, false};
   size_t grain = grain_for(*ctx.pool, s.outH, 4, (28 + s.outW - 1) / s.outW);
   grain = grain > R ? R : grain;
   parallel_for(*ctx.pool, s.outH, grain, [&](size_t tid, size_t y0, size_t y1) {
     uint8_t* base = ctx.scratch[tid];
     int8_t* staging = reinterpret_cast<int8_t*>(base);
     int8_t* built = reinterpret_cast<int8_t*>(base + lay.staging);
-    int8_t* padRow = reinterpret_cast<int8_t*>(base + lay.staging + lay.ring);
     int8_t* band = reinterpret_cast<int8_t*>(base + lay.staging + lay.ring + lay.pad);
     int32_t* rc = reinterpret_cast<int32_t*>(base + lay.staging + lay.ring + lay.pad + lay.band);
-    RingState dummy{-1, -1, (size_t)-1, false};
+    RingState dummy;
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
-    if (st.next != y0) st.expandedHi = st.builtHi = -1;
+    if (st.next != y0) {
+      st.expandedHi = -1;
+      st.built = BuiltRows{built, built + lay.ring, lay.built, -1, false};
+    }
     const size_t nBands = (y1 - y0 + R - 1) / R;
     const size_t RB = (y1 - y0 + nBands - 1) / nBands;
     for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
       const size_t r = y1 - oy0 < RB ? y1 - oy0 : RB;
-      ptrdiff_t lo = (ptrdiff_t)(oy0 * s.stride) - (ptrdiff_t)s.padTop;
-      ptrdiff_t hi = (ptrdiff_t)((oy0 + r - 1) * s.stride + 2) - (ptrdiff_t)s.padTop;
-      if ((lo < 0 || hi >= inH) && !st.padBuilt) {
-        qdw_build(kt, s, nullptr, padRow);
-        st.padBuilt = true;
-      }
-      lo = lo < 0 ? 0 : lo;
-      hi = hi > inH - 1 ? inH - 1 : hi;
       if (s.hasExpand) {
+        ptrdiff_t lo = (ptrdiff_t)(oy0 * s.stride) - (ptrdiff_t)s.padTop;
+        ptrdiff_t hi = (ptrdiff_t)((oy0 + r - 1) * s.stride + 2) - (ptrdiff_t)s.padTop;
+        lo = lo < 0 ? 0 : lo;
+        hi = hi > inH - 1 ? inH - 1 : hi;
         ptrdiff_t row = lo > st.expandedHi + 1 ? lo : st.expandedHi + 1;
         while (row <= hi) {
           const size_t slot = (size_t)row % N;
@@ -120,23 +232,9 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
         }
       }
       int8_t* dwOut = s.hasProject ? band : out + oy0 * dwRow;
-      for (size_t j = 0; j < r; ++j) {
-        const size_t oy = oy0 + j;
-        const ptrdiff_t top = (ptrdiff_t)(oy * s.stride) - (ptrdiff_t)s.padTop;
-        const ptrdiff_t last = top + 2 < inH - 1 ? top + 2 : inH - 1;
-        for (ptrdiff_t iy = top > st.builtHi + 1 ? top : st.builtHi + 1; iy <= last; ++iy) {
-          if (iy < 0) continue;
-          const int8_t* src = s.hasExpand ? staging + ((size_t)iy % N) * expRow : in + (size_t)iy * inRow;
-          qdw_build(kt, s, src, built + ((size_t)iy % kBuiltRows) * lay.built);
-          st.builtHi = iy;
-        }
-        const int8_t* rows[3];
-        for (size_t ky = 0; ky < 3; ++ky) {
-          const ptrdiff_t iy = top + (ptrdiff_t)ky;
-          rows[ky] = iy < 0 || iy >= inH ? padRow : built + ((size_t)iy % kBuiltRows) * lay.built;
-        }
-        kt.dw3x3(rows, s.stride, s.outW, s.expandC, s.dw.w, s.dw.wStride, dwOut + j * dwRow, &s.dw.out);
-      }
+      const int8_t* src = s.hasExpand ? staging : in;
+      const size_t srcRow = s.hasExpand ? expRow : inRow, srcRows = s.hasExpand ? N : s.inH;
+      for (size_t j = 0; j < r; ++j) dw_row(kt, s, src, srcRow, srcRows, st.built, oy0 + j, dwOut + j * dwRow);
       if (!s.hasProject) continue;
       const size_t m = r * s.outW;
       int8_t* dst = out + oy0 * s.outW * s.outC;

@@ -115,7 +115,7 @@ struct QExecContext {
 size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads);
 size_t qpointwise_scratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads);
 size_t qconv2d_scratch_bytes(const QKernels& kt, const QStepDesc& s);
-size_t qbottleneck_scratch_bytes(const QKernels& kt, const QStepDesc& s);
+size_t qbottleneck_scratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads);
 
 // Chooses bandRows / ringRows of a bottleneck or 3x3 depthwise step (needs its shapes). Throws
 // SizeOverflow.

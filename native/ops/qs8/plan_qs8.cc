@@ -12,13 +12,14 @@ size_t qscratch_bytes(const QKernels& kt, const QStepDesc& s, size_t threads) {
     case QOpType::Fc:
       return 64;
     case QOpType::Depthwise:
-      return s.kernel == 3 ? qbottleneck_scratch_bytes(kt, s) : 0;
+      return s.kernel == 3 ? qbottleneck_scratch_bytes(kt, s, threads) : 0;
     case QOpType::Bottleneck:
-      return qbottleneck_scratch_bytes(kt, s);
+      return qbottleneck_scratch_bytes(kt, s, threads);
     case QOpType::AvgPool:
     case QOpType::Mean:
-    case QOpType::Softmax:
       return round64(checked_mul(s.inC, 4));
+    case QOpType::Softmax:
+      return 0;
   }
   return 0;
 }

@@ -129,17 +129,52 @@ void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_st
   }
 }
 
-void qrowsum_avx512vnni(size_t m, size_t k, const int8_t* a, size_t a_stride, int32_t mult, int32_t* out) {
+namespace {
+
+// 64-byte partial sums of one row: Σ of each 4 bytes, over all of the row's 64-byte chunks.
+inline __m512i row_partials(const int8_t* row, size_t k, __mmask64 tail) {
   const __m512i ones = _mm512_set1_epi8(1);
+  __m512i sum = _mm512_setzero_si512();
+  size_t p = 0;
+  for (; p + 64 <= k; p += 64) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(row + p));
+  if (p < k) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_maskz_loadu_epi8(tail, row + p));
+  return sum;
+}
+
+// Two rows' partials -> in each 128-bit lane [a, b, a, b] (halves of that lane's sums).
+inline __m512i fold2(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+
+// Two fold2 results (rows a, b and c, d) -> in each 128-bit lane [a, b, c, d] (that lane's sums).
+inline __m512i fold4(__m512i ab, __m512i cd) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+}  // namespace
+
+void qrowsum_avx512vnni(size_t m, size_t k, const int8_t* a, size_t a_stride, int32_t mult, int32_t* out) {
   const __mmask64 tail = k % 64 == 0 ? ~(__mmask64)0 : (((__mmask64)1 << (k % 64)) - 1);
-  for (size_t i = 0; i < m; ++i) {
-    const int8_t* row = a + i * a_stride;
-    __m512i sum = _mm512_setzero_si512();
-    size_t p = 0;
-    for (; p + 64 <= k; p += 64) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(row + p));
-    if (p < k) sum = _mm512_dpbusd_epi32(sum, ones, _mm512_maskz_loadu_epi8(tail, row + p));
-    out[i] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(sum) * (uint32_t)mult);
+  const __m512i multv = _mm512_set1_epi32(mult);
+  size_t i = 0;
+  // 16 rows at a time: their partials summed across lanes by a transpose tree, one vector out
+  // (a horizontal sum per row costs ~8 operations, more than a small k's dpbusd).
+  for (; i + 16 <= m; i += 16) {
+    const int8_t* rows = a + i * a_stride;
+    __m512i q[4];
+    for (int g = 0; g < 4; ++g) {
+      const int8_t* r = rows + 4 * g * a_stride;
+      q[g] = fold4(fold2(row_partials(r, k, tail), row_partials(r + a_stride, k, tail)),
+                   fold2(row_partials(r + 2 * a_stride, k, tail), row_partials(r + 3 * a_stride, k, tail)));
+    }
+    // q[g], lane L: rows 4g..4g+3 summed over lane L. Sum the lanes, rows 4g.. landing in lane g.
+    const __m512i h01 = _mm512_add_epi32(_mm512_shuffle_i32x4(q[0], q[1], 0x44), _mm512_shuffle_i32x4(q[0], q[1], 0xEE));
+    const __m512i h23 = _mm512_add_epi32(_mm512_shuffle_i32x4(q[2], q[3], 0x44), _mm512_shuffle_i32x4(q[2], q[3], 0xEE));
+    const __m512i sums = _mm512_add_epi32(_mm512_shuffle_i32x4(h01, h23, 0x88), _mm512_shuffle_i32x4(h01, h23, 0xDD));
+    _mm512_storeu_si512(out + i, _mm512_mullo_epi32(sums, multv));
   }
+  for (; i < m; ++i)
+    out[i] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(row_partials(a + i * a_stride, k, tail)) * (uint32_t)mult);
 }
 
 }  // namespace mn

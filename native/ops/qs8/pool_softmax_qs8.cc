@@ -114,21 +114,24 @@ void qrun_mean(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
   }
 }
 
-void qrun_softmax(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
+void qrun_softmax(const QExecContext&, const QStepDesc& s, int8_t* arena) {
   const int8_t* in = arena + s.input;
   int8_t* out = arena + s.output;
   const size_t n = s.inC;
-  int32_t* exps = reinterpret_cast<int32_t*>(ctx.scratch[0]);
   int32_t max = -128;
   for (size_t i = 0; i < n; ++i) max = in[i] > max ? in[i] : max;
-  int32_t sum = 0;  // FixedPoint<int32, 12>
-  for (size_t i = 0; i < n; ++i) {
-    const int32_t diff = in[i] - max;
-    if (diff >= s.softmaxDiffMin) {
-      const int32_t scaled = srdhm(shl_wrap(diff, s.softmaxLeftShift), s.softmaxMult);  // Q5.26
-      exps[i] = exp_negative_q5(scaled);
-      sum = add_wrap(sum, rescale(exps[i], 0, 12));
-    }
+  // The inputs are int8: max - in[i] takes at most 256 values, so the fixed-point exp (and the
+  // output) is computed once per value, not per element; the exps' sum (wrapping int32, as the
+  // reference's adds) is Σ count * rescaled exp.
+  uint32_t count[256] = {};
+  for (size_t i = 0; i < n; ++i) ++count[max - in[i]];
+  int32_t exps[256];  // Q0.31 by max - in[i]; 0 where the reference skips the element
+  int32_t sum = 0;    // FixedPoint<int32, 12>
+  for (int32_t d = 0; d < 256; ++d) {
+    exps[d] = 0;
+    if (count[d] == 0 || -d < s.softmaxDiffMin) continue;
+    exps[d] = exp_negative_q5(srdhm(shl_wrap(-d, s.softmaxLeftShift), s.softmaxMult));  // of Q5.26
+    sum = (int32_t)((uint32_t)sum + count[d] * (uint32_t)rescale(exps[d], 0, 12));
   }
   // GetReciprocal(sum, 12).
   int headroomPlusOne = 0;  // count leading zeros (32 for 0)
@@ -139,11 +142,14 @@ void qrun_softmax(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
   const int exponent = numBitsOverUnit + 31 - 8;
   if (exponent < 0 || exponent > 31)
     throw std::runtime_error("softmax: the exps sum to 512 or more (TFLite aborts there)");
-  for (size_t i = 0; i < n; ++i) {
+  int8_t outs[256];
+  for (int32_t d = 0; d < 256; ++d) {
+    if (count[d] == 0) continue;
     int32_t v = -128;
-    if (in[i] - max >= s.softmaxDiffMin) v = rdbpot(srdhm(reciprocal, exps[i]), exponent) - 128;
-    out[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    if (-d >= s.softmaxDiffMin) v = rdbpot(srdhm(reciprocal, exps[d]), exponent) - 128;
+    outs[d] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
   }
+  for (size_t i = 0; i < n; ++i) out[i] = outs[max - in[i]];
 }
 
 }  // namespace mn
