@@ -3,36 +3,26 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { encodedWeights, type EncodedWeights } from '../model/spec.js';
+import { encodedWeights } from '../model/spec.js';
 import type { Backend, BackendOptions } from './backend.js';
 import type { QPlan } from './int8/plan.js';
 import type { Plan } from './plan.js';
 
 /**
- * A compiled plan in the addon. Runs execute one at a time, in call order, on the model's own
- * thread (not libuv's pool). run/profile throw synchronously on a bad argument (TypeError) or after
- * dispose(); inference errors reject. dispose() rejects the runs still queued ("model disposed"),
- * lets the running one finish, then frees the model. An idle model does not keep the process alive.
+ * A compiled plan in the addon (fp32: Float32Array tensors; int8: Int8Array ones, storage domain).
+ * Runs execute one at a time, in call order, on the model's own thread (not libuv's pool).
+ * run/profile throw synchronously on a bad argument (TypeError) or after dispose(); inference errors
+ * reject. dispose() rejects the runs still queued ("model disposed"), lets the running one finish,
+ * then frees the model. An idle model does not keep the process alive.
  */
-interface NativeModel {
+interface NativeModel<T> {
   readonly isa: string;
   readonly threads: number;
   readonly arenaBytes: number;
   readonly scratchBytes: number;
   /** steps: run only the first `steps` steps (RangeError outside 1 to the step count); default all. */
-  run(input: Float32Array, steps?: number): Promise<Float32Array>;
-  profile(input: Float32Array): Promise<Float64Array>;
-  dispose(): void;
-}
-
-/** A compiled QPlan in the addon: NativeModel's contract with Int8Array tensors (storage domain). */
-interface NativeQuantModel {
-  readonly isa: string;
-  readonly threads: number;
-  readonly arenaBytes: number;
-  readonly scratchBytes: number;
-  run(input: Int8Array, steps?: number): Promise<Int8Array>;
-  profile(input: Int8Array): Promise<Float64Array>;
+  run(input: T, steps?: number): Promise<T>;
+  profile(input: T): Promise<Float64Array>;
   dispose(): void;
 }
 
@@ -48,18 +38,21 @@ interface NativeAddon {
    * threads that cannot be started. Every `weights` / `bias` of the plan may be a Float32Array or
    * an EncodedWeights (a model file's bytes, decoded while packing); both are read in place.
    */
-  Model: new (plan: Plan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel;
+  Model: new (plan: Plan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel<Float32Array>;
   /**
    * Throws like Model; also on values the integer kernels do not take (zero points outside
    * [-128, 127], multipliers outside [0, 2^31), shifts outside [-31, 31]). Every `weights` / `bias`
    * may be an Int8Array / Int32Array or a QEncodedTensor (a model file's bytes, converted while
    * packing); both are read in place. Absent from addons built before the int8 kernels.
    */
-  QuantModel?: new (plan: QPlan, options?: { threads?: number; isa?: string }) => NativeQuantModel;
+  QuantModel?: new (plan: QPlan | AddonPlan, options?: { threads?: number; isa?: string }) => NativeModel<Int8Array>;
 }
 
 /** A plan as the addon takes it: weights and biases still encoded stay encoded. */
-type AddonPlan = Omit<Plan, 'steps'> & { steps: object[] };
+export type AddonPlan = { steps: object[] } & Record<string, unknown>;
+
+/** The file encoding of a step's `weights` or `bias` while they are still unread (lazy), else undefined. */
+export type EncodedOf = (o: object, key: 'weights' | 'bias') => object | undefined;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
@@ -67,22 +60,38 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * A copy of a step (and of its expand / depthwise / project parts) in which every weights or bias
- * not decoded yet is its EncodedWeights, so that the addon decodes the file's bytes straight into
- * its packed layout and no float copy of the weights is ever made on the JS side. Scalars are
- * copied; arrays and typed arrays are shared.
+ * still unread is its file encoding, so that the addon converts the file's bytes straight into its
+ * packed layout and no copy of the weights is ever made on the JS side. Scalars are copied; arrays
+ * and typed arrays are shared.
  */
-function forAddon(o: Record<string, unknown>): Record<string, unknown> {
+function forAddon(o: Record<string, unknown>, encodedOf: EncodedOf): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(o)) {
-    const encoded: EncodedWeights | undefined = key === 'weights' || key === 'bias' ? encodedWeights(o, key) : undefined;
+    const encoded = key === 'weights' || key === 'bias' ? encodedOf(o, key) : undefined;
     const value = encoded ?? o[key];
-    out[key] = encoded === undefined && isPlainObject(value) ? forAddon(value) : value;
+    out[key] = encoded === undefined && isPlainObject(value) ? forAddon(value, encodedOf) : value;
   }
   return out;
 }
 
-function addonPlan(plan: Plan): AddonPlan {
-  return { ...plan, steps: plan.steps.map((step) => forAddon(step as unknown as Record<string, unknown>)) };
+/** A plan of either dtype as the addon takes it (see forAddon). */
+export function planForAddon(plan: Plan | QPlan, encodedOf: EncodedOf): AddonPlan {
+  return { ...plan, steps: plan.steps.map((step) => forAddon(step as unknown as Record<string, unknown>, encodedOf)) };
+}
+
+/** A compiled model of either dtype as a backend. */
+export function nativeBackendOf<T>(model: NativeModel<T>) {
+  return {
+    name: 'native' as const,
+    isa: model.isa,
+    threads: model.threads,
+    activationBytes: model.arenaBytes + model.scratchBytes,
+    // async: a synchronous throw (bad input, disposed model) becomes a rejection like any other
+    // failure of an inference.
+    run: async (input: T, steps?: number) => model.run(input, steps),
+    profile: async (input: T) => model.profile(input),
+    dispose: () => model.dispose(),
+  };
 }
 
 // Where the addon may be, in order: MOBILENET_ADDON (another build of it; then nothing else is tried),
@@ -127,16 +136,5 @@ export function loadAddon(): { addon: NativeAddon } | { error: Error } {
 export function createNativeBackend(plan: Plan, options: BackendOptions): Backend {
   const result = loadAddon();
   if ('error' in result) throw result.error;
-  const model = new result.addon.Model(addonPlan(plan), { threads: options.threads ?? 1, isa: options.isa });
-  return {
-    name: 'native',
-    isa: model.isa,
-    threads: model.threads,
-    activationBytes: model.arenaBytes + model.scratchBytes,
-    // async: a synchronous throw (bad input, disposed model) becomes a rejection like any other
-    // failure of an inference.
-    run: async (input, steps) => model.run(input, steps),
-    profile: async (input) => model.profile(input),
-    dispose: () => model.dispose(),
-  };
+  return nativeBackendOf(new result.addon.Model(planForAddon(plan, encodedWeights), { threads: options.threads ?? 1, isa: options.isa }));
 }
