@@ -2,7 +2,7 @@
 import { createEngine, type Backend, type BackendChoice, type Plan, type Precision } from './engine/index.js';
 import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
-import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, loadImageTensor, MAX_PIXELS, type RawImage, type ResizeMode } from './image/index.js';
+import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, MAX_PIXELS, normalize, type RawImage, type ResizeMode } from './image/index.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModel } from './model/resolve.js';
@@ -268,6 +268,11 @@ export class Classifier {
   async #input(image: ImageInput, options: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>): Promise<Float32Array | Int8Array> {
     const backend = this.backend;
     if (!isQuantizedBackend(backend)) return this.prepare(image, options);
+    return backend.quantizePixels(await this.#pixels(image, options), true); // the resized pixels are this call's own
+  }
+
+  /** The image decoded (or taken raw), cropped and resized to the model's input: RGB bytes. */
+  async #pixels(image: ImageInput, options: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'> | undefined): Promise<Uint8Array> {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
     const { crop, maxPixels, resize } = checkClassifyOptions(options);
@@ -278,7 +283,7 @@ export class Classifier {
       maxPixels,
       resize,
     });
-    return backend.quantizePixels(pixels.data, true); // the resized pixels are this call's own
+    return pixels.data;
   }
 
   /** Runs the network on an input from #input, up to `steps` plan steps (default: all). */
@@ -307,18 +312,9 @@ export class Classifier {
 
   /** The input tensor for an image (a path, encoded bytes or raw pixels): decoded, resized, normalised. */
   async prepare(image: ImageInput, options?: Pick<ClassifyOptions, 'crop' | 'maxPixels' | 'resize'>): Promise<Float32Array> {
-    if (this.#disposed) throw new ModelDisposedError();
-    checkImage(image);
-    const { crop, maxPixels, resize } = checkClassifyOptions(options);
-    const { tensor } = await loadImageTensor(isNamedImage(image) ? await image.bytes : image, {
-      name: isNamedImage(image) ? image.name : undefined,
-      size: this.spec.resolution,
-      crop,
-      maxPixels,
-      normalization: this.spec.normalization,
-      resize,
-    });
-    return tensor;
+    const data = await this.#pixels(image, options);
+    const size = this.spec.resolution;
+    return normalize({ width: size, height: size, data }, this.spec.normalization);
   }
 
   /** The best classes of a probability vector, best first (ties: lower index first), none scoring 0. */

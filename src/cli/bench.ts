@@ -116,29 +116,28 @@ async function measure(loaded: { model: Classifier; loadMs: number }[], flags: B
   // the quantized one (as classify makes it from the pixels).
   const { isQuantizedBackend } = await import('../engine/int8/engine.js');
   const { quantize } = await import('../engine/int8/ops.js');
-  const inputs = loaded.map(({ model }) => {
+  const runs = loaded.map(({ model }) => {
     const backend = model.backend;
     if (!isQuantizedBackend(backend)) return () => model.predict(input);
     const quantized = new Int8Array(input.length);
     quantize(input, quantized, backend.qplan.inputQuant.scale, backend.qplan.inputQuant.zeroPoint);
     return () => backend.runQuantized(quantized);
   });
-  const runBatch = async (model: Classifier) => {
-    const run = inputs[loaded.findIndex((l) => l.model === model)]!;
+  const runBatch = async (run: () => Promise<unknown>) => {
     for (let i = 0; i < flags.batch; i++) await run();
   };
   const firstMs = [];
-  for (const run of inputs) {
+  for (const run of runs) {
     const start = performance.now();
     await run();
     firstMs.push(performance.now() - start);
   }
-  for (let i = 0; i < flags.warmup; i++) for (const { model } of loaded) await runBatch(model);
+  for (let i = 0; i < flags.warmup; i++) for (const run of runs) await runBatch(run);
   const times: number[][] = loaded.map(() => []);
   for (let i = 0; i < flags.runs; i++) {
-    for (const [index, { model }] of loaded.entries()) {
+    for (const [index, run] of runs.entries()) {
       const start = performance.now();
-      await runBatch(model);
+      await runBatch(run);
       times[index]!.push(performance.now() - start);
     }
   }

@@ -9,6 +9,7 @@ import type { ModelSpec } from '../../model/spec.js';
 import type { QuantizedOp, TensorQuantization } from '../../model/quantization.js';
 import { ACT_NONE, type ActCode, type ConvWeights, type Plan, type Step } from '../plan.js';
 import { PlanError, planModel } from '../planner.js';
+import { storageZeroPoint } from './quantize.js';
 import type { QDepthwise, QPointwise, QWeights } from './ops.js';
 import {
   addParams, convOutputStage, fullyConnectedOutputStage, meanParams, softmaxParams, type OutputStage, type TensorQuant,
@@ -25,7 +26,7 @@ export class Int8UnsupportedError extends PlanError {
 }
 
 function storage(q: TensorQuantization): TensorQuant {
-  return { scale: q.scale, zeroPoint: q.type === 'uint8' ? q.zeroPoint - 128 : q.zeroPoint };
+  return { scale: q.scale, zeroPoint: storageZeroPoint(q.zeroPoint, q.type) };
 }
 
 function edge(q: TensorQuantization): EdgeQuant {
