@@ -10,14 +10,11 @@ import type { Classifier } from '../../classifier.js';
 import type { BackendChoice } from '../../engine/index.js';
 import type { EMBED_FORMATS } from '../embed.js';
 import { defaultConcurrency } from '../label/defaults.js';
-import { driveBatch } from '../label/drive.js';
-import { folderProblem, inputProblem, listInputs, stdinIsFolder } from '../label/inputs.js';
-import { handleInterrupts } from '../label/interrupt.js';
+import { checkStdinInput, driveBatch, startSession, withModel, type Session } from '../label/drive.js';
+import { folderProblem, inputProblem, listInputs } from '../label/inputs.js';
 import { openFileSink, streamSink, type RecordSink } from '../label/output.js';
-import { lowerPriority, threadIds } from '../label/priority.js';
 import { LabelProgress } from '../label/progress.js';
-import { modelOptions } from '../model-options.js';
-import { fail, usage } from '../process.js';
+import { usage } from '../process.js';
 import { embeddingRecord } from './jsonl.js';
 import { npyToStream, openNpyFile } from './npy.js';
 
@@ -87,31 +84,15 @@ function npySink(flags: EmbedFlags, columns: number, complain: (line: string) =>
 }
 
 export async function embed(inputs: string[], flags: EmbedFlags): Promise<void> {
-  if (inputs.filter((i) => i === '-').length > 1) usage('- (the list on stdin) may be given only once');
-  if (inputs.includes('-') && stdinIsFolder()) usage('- reads a list of paths on stdin, and stdin is a folder');
+  checkStdinInput(inputs);
   const format = chooseFormat(flags);
   if (flags.index && format !== 'npy') usage('--index goes with --format npy (a jsonl record carries its path)');
   if (format === 'npy' && !flags.output && process.stdout.isTTY) usage('--format npy is binary: give --output FILE, or redirect stdout');
 
-  const screen = { beforeLine: () => {} };
-  const say = (line: string) => {
-    if (flags.quiet) return;
-    screen.beforeLine();
-    process.stderr.write(`mobilenet: ${line}\n`);
-  };
-  const interrupt = handleInterrupts(say);
-  const { loadModel } = await import('../../classifier.js');
+  const session = startSession(flags.quiet);
   // Decoding yields to inference, as in `label` (label/priority.ts).
-  const before = threadIds();
-  const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
-  lowerPriority(before);
-  try {
-    await run(classifier, inputs, flags, format, interrupt.signal, say, () => interrupt.received, screen);
-  } finally {
-    classifier.dispose();
-    interrupt.dispose();
-  }
-  if (interrupt.received) process.exit(interrupt.exitCode);
+  await withModel(flags, session, (classifier) =>
+    run(classifier, inputs, flags, format, session));
 }
 
 async function run(
@@ -119,11 +100,11 @@ async function run(
   inputs: string[],
   flags: EmbedFlags,
   format: Format,
-  signal: AbortSignal,
-  say: (line: string) => void,
-  interrupted: () => NodeJS.Signals | undefined,
-  screen: { beforeLine: () => void },
+  session: Session,
 ): Promise<void> {
+  const { say, screen, interrupt } = session;
+  const signal = interrupt.signal;
+  const interrupted = () => interrupt.received;
   // A failed npy row is said on stderr even with --quiet: nothing else in the output says it.
   const complain = (line: string) => {
     screen.beforeLine();

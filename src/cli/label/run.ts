@@ -3,14 +3,11 @@
 import type { BackendChoice } from '../../engine/index.js';
 import { extname } from 'node:path';
 import type { Classifier } from '../../classifier.js';
-import { modelOptions } from '../model-options.js';
-import { fail, usage } from '../process.js';
-import { driveBatch } from './drive.js';
-import { folderProblem, inputProblem, listInputs, stdinIsFolder } from './inputs.js';
+import { usage } from '../process.js';
+import { checkStdinInput, driveBatch, startSession, withModel, type Session } from './drive.js';
+import { folderProblem, inputProblem, listInputs } from './inputs.js';
 import { defaultConcurrency } from './defaults.js';
-import { handleInterrupts } from './interrupt.js';
 import { openFileSink, streamSink, type RecordSink } from './output.js';
-import { lowerPriority, threadIds } from './priority.js';
 import { LabelProgress } from './progress.js';
 import { FORMATS, RecordFileError, recordFormat, type Format, type LabelRecord } from './records.js';
 import { notDone, readResumeState, type ResumeState } from './resume.js';
@@ -46,17 +43,9 @@ function chooseFormat(flags: LabelFlags): Format {
 
 export async function label(inputs: string[], flags: LabelFlags): Promise<void> {
   if (flags.resume && !flags.output) usage('--resume needs --output FILE (the records to resume from)');
-  if (inputs.filter((i) => i === '-').length > 1) usage('- (the list on stdin) may be given only once');
-  if (inputs.includes('-') && stdinIsFolder()) usage('- reads a list of paths on stdin, and stdin is a folder');
+  checkStdinInput(inputs);
   const format = chooseFormat(flags);
-  // A line on stderr; a progress bar on the terminal stops first (the bar would draw over it).
-  const screen = { beforeLine: () => {} };
-  const say = (line: string) => {
-    if (flags.quiet) return;
-    screen.beforeLine();
-    process.stderr.write(`mobilenet: ${line}\n`);
-  };
-  const interrupt = handleInterrupts(say);
+  const session = startSession(flags.quiet);
 
   let resume: ResumeState | undefined;
   if (flags.resume) {
@@ -66,21 +55,11 @@ export async function label(inputs: string[], flags: LabelFlags): Promise<void> 
     });
   }
 
-  // The library (sharp, the addon) is loaded only when the command runs (--help stays fast).
-  const { loadModel, NoClassifierError } = await import('../../classifier.js');
-  // The threads running before the model loads are libuv's pool (decoding) and V8's helpers; those it
-  // starts are inference. The first yield to the second (label/priority.ts).
-  const before = threadIds();
-  const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
-  if (!classifier.hasClassifier) fail(new NoClassifierError(classifier.source));
-  lowerPriority(before);
-  try {
-    await run(classifier, inputs, flags, format, resume, interrupt.signal, say, () => interrupt.received, screen);
-  } finally {
-    classifier.dispose();
-    interrupt.dispose();
-  }
-  if (interrupt.received) process.exit(interrupt.exitCode);
+  await withModel(
+    flags, session,
+    (classifier) => run(classifier, inputs, flags, format, resume, session),
+    { classifies: true },
+  );
 }
 
 async function run(
@@ -89,11 +68,11 @@ async function run(
   flags: LabelFlags,
   format: Format,
   resume: ResumeState | undefined,
-  signal: AbortSignal,
-  say: (line: string) => void,
-  interrupted: () => NodeJS.Signals | undefined,
-  screen: { beforeLine: () => void },
+  session: Session,
 ): Promise<void> {
+  const { say, screen, interrupt } = session;
+  const signal = interrupt.signal;
+  const interrupted = () => interrupt.received;
   const records = recordFormat(format, flags.topK);
   let sink: RecordSink;
   try {
