@@ -155,35 +155,23 @@ void place_weights(std::vector<PackJob>& jobs, float* block) {
 // costs only its current chunk.
 void pack_weights(ThreadPool& pool, const std::vector<PackJob>& jobs, size_t nr, size_t cb,
                   float* tmp) {
-  std::vector<size_t> first(jobs.size() + 1, 0);
-  for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + jobs[j].units;
-  const size_t total = first.back();
-  if (total == 0) return;
   const size_t tmpFloats = pack_tmp_floats(nr);
-  auto work = [&](size_t tid, size_t begin, size_t end) {
-    float* t = tmp + tid * tmpFloats;
-    size_t j = size_t(std::upper_bound(first.begin(), first.end(), begin) - first.begin()) - 1;
-    while (begin < end) {
-      const PackJob& job = jobs[j];
-      const size_t u0 = begin - first[j];
-      const size_t u1 = (end < first[j + 1] ? end : first[j + 1]) - first[j];
-      switch (job.kind) {
-        case PackJob::Gemm:
-          pack_gemm_panels(job.w, job.b, job.n, job.k, nr, job.dst, u0, u1, t);
-          break;
-        case PackJob::Dw3x3:
-          pack_dw3x3_blocks(job.w, job.b, job.n, cb, job.dst, u0, u1);
-          break;
-        case PackJob::Raw:
-          decode_weights(job.w, 0, job.w.count, job.dst);
-          decode_weights(job.b, 0, job.b.count, job.dstBias);
-          break;
-      }
-      begin = first[j] + u1;
-      ++j;
-    }
-  };
-  parallel_for(pool, total, grain_for(pool, total, 8), work);
+  parallel_job_units(pool, jobs.size(), [&](size_t j) { return jobs[j].units; },
+                     [&](size_t tid, size_t j, size_t u0, size_t u1) {
+                       const PackJob& job = jobs[j];
+                       switch (job.kind) {
+                         case PackJob::Gemm:
+                           pack_gemm_panels(job.w, job.b, job.n, job.k, nr, job.dst, u0, u1, tmp + tid * tmpFloats);
+                           break;
+                         case PackJob::Dw3x3:
+                           pack_dw3x3_blocks(job.w, job.b, job.n, cb, job.dst, u0, u1);
+                           break;
+                         case PackJob::Raw:
+                           decode_weights(job.w, 0, job.w.count, job.dst);
+                           decode_weights(job.b, 0, job.b.count, job.dstBias);
+                           break;
+                       }
+                     });
 }
 
 }  // namespace

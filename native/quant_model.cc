@@ -141,32 +141,21 @@ struct PackJob {
 };
 
 void pack(ThreadPool& pool, const QKernels& kt, std::vector<PackJob>& jobs) {
-  std::vector<size_t> first(jobs.size() + 1, 0);
-  for (size_t j = 0; j < jobs.size(); ++j) first[j + 1] = first[j] + jobs[j].units;
-  const size_t total = first.back();
-  if (total == 0) return;
-  auto work = [&](size_t, size_t begin, size_t end) {
-    size_t j = size_t(std::upper_bound(first.begin(), first.end(), begin) - first.begin()) - 1;
-    while (begin < end) {
-      const PackJob& job = jobs[j];
-      const size_t u0 = begin - first[j];
-      const size_t u1 = (end < first[j + 1] ? end : first[j + 1]) - first[j];
-      switch (job.kind) {
-        case PackJob::Gemm:
-          qpack_gemm_panels(kt, job.src, job.at, u0, u1);
-          break;
-        case PackJob::Dw:
-          qpack_dw_blocks(kt, job.src, job.sets, job.at, u0, u1);
-          break;
-        case PackJob::DwRaw:
-          qpack_dw_raw(job.src, job.at);
-          break;
-      }
-      begin = first[j] + u1;
-      ++j;
-    }
-  };
-  parallel_for(pool, total, grain_for(pool, total, 8), work);
+  parallel_job_units(pool, jobs.size(), [&](size_t j) { return jobs[j].units; },
+                     [&](size_t, size_t j, size_t u0, size_t u1) {
+                       const PackJob& job = jobs[j];
+                       switch (job.kind) {
+                         case PackJob::Gemm:
+                           qpack_gemm_panels(kt, job.src, job.at, u0, u1);
+                           break;
+                         case PackJob::Dw:
+                           qpack_dw_blocks(kt, job.src, job.sets, job.at, u0, u1);
+                           break;
+                         case PackJob::DwRaw:
+                           qpack_dw_raw(job.src, job.at);
+                           break;
+                       }
+                     });
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Generic code (compiled without ISA flags).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -215,6 +216,27 @@ inline size_t grain_for(const ThreadPool& pool, size_t n, size_t per_thread, siz
   const size_t parts = pool.size() * per_thread;
   const size_t g = (n + parts - 1) / parts;
   return g < min_grain ? min_grain : g;
+}
+
+// Jobs of `units(j)` work units each (a GEMM's panels, a depthwise's blocks), all jobs' units one
+// range shared dynamically by the pool's threads, so a late thread costs only its current chunk:
+// f(tid, j, u0, u1) for units [u0, u1) of job j, each part of a chunk in job order.
+template <class Units, class F>
+void parallel_job_units(ThreadPool& pool, size_t jobs, Units&& units, F&& f) {
+  std::vector<size_t> first(jobs + 1, 0);
+  for (size_t j = 0; j < jobs; ++j) first[j + 1] = first[j] + units(j);
+  const size_t total = first.back();
+  if (total == 0) return;
+  parallel_for(pool, total, grain_for(pool, total, 8), [&](size_t tid, size_t begin, size_t end) {
+    size_t j = size_t(std::upper_bound(first.begin(), first.end(), begin) - first.begin()) - 1;
+    while (begin < end) {
+      const size_t u0 = begin - first[j];
+      const size_t u1 = (end < first[j + 1] ? end : first[j + 1]) - first[j];
+      f(tid, j, u0, u1);
+      begin = first[j] + u1;
+      ++j;
+    }
+  });
 }
 
 }  // namespace mn
