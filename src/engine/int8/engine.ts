@@ -28,11 +28,11 @@ export interface QuantizedBackend extends Backend {
 function pixelTables(quant: EdgeQuant, normalization: Normalization): Int8Array[] {
   return [0, 1, 2].map((c) => {
     const table = new Int8Array(256);
-    const floats = Float32Array.from({ length: 256 }, (_, p) => (p - normalization.mean[c]!) / normalization.std[c]!);
     if (quant.type === 'uint8') {
       for (let p = 0; p < 256; p++) table[p] = p - 128;
     } else {
-      ops.quantize(floats, table, quant.scale, quant.zeroPoint);
+      const normalized = Float32Array.from({ length: 256 }, (_, p) => (p - normalization.mean[c]!) / normalization.std[c]!);
+      ops.quantize(normalized, table, quant.scale, quant.zeroPoint);
     }
     return table;
   });
