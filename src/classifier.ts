@@ -3,6 +3,7 @@ import { createEngine, type Backend, type BackendChoice, type Plan, type Precisi
 import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
 import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, MAX_PIXELS, normalize, type RawImage, type ResizeMode } from './image/index.js';
+import { EarlyDecode } from './image/early.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
 import { resolveModel } from './model/resolve.js';
@@ -51,8 +52,9 @@ export interface NamedImage {
 /**
  * An image: a file path, the bytes of an encoded image, such bytes with a name, or raw pixels
  * `{ data, width, height, channels }` (8-bit, interleaved, 1 to 4 channels: sharp's `.raw()` output).
+ * (An EarlyDecode is the CLI's own: a file whose decode it started while the model loaded.)
  */
-export type ImageInput = string | Uint8Array | NamedImage | RawImage;
+export type ImageInput = string | Uint8Array | NamedImage | RawImage | EarlyDecode;
 
 /** What classifyAll yields for each input: its predictions, or why that input could not be classified. */
 export type ClassifyResult =
@@ -177,7 +179,8 @@ function isNamedImage(image: unknown): image is NamedImage {
 }
 
 function checkImage(image: unknown): asserts image is ImageInput {
-  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array) && !isNamedImage(image) && !isRawImage(image)) {
+  if (!(typeof image === 'string' && image !== '') && !(image instanceof Uint8Array) && !isNamedImage(image) && !isRawImage(image)
+    && !(image instanceof EarlyDecode)) {
     throw new TypeError('image must be a file path, the bytes of an encoded image (Buffer or Uint8Array), '
       + `{ name, bytes } or raw pixels { data, width, height, channels }, got ${describe(image)}`);
   }
@@ -276,6 +279,11 @@ export class Classifier {
     if (this.#disposed) throw new ModelDisposedError();
     checkImage(image);
     const { crop, maxPixels, resize } = checkClassifyOptions(options);
+    if (image instanceof EarlyDecode) {
+      const wanted = { size: this.spec.resolution, crop, maxPixels, resize };
+      if (image.fits(wanted)) return (await image.pixels).image.data;
+      image = image.path; // started for another input size: decoded again, as any path
+    }
     const { image: pixels } = await loadImagePixels(isNamedImage(image) ? await image.bytes : image, {
       name: isNamedImage(image) ? image.name : undefined,
       size: this.spec.resolution,

@@ -353,8 +353,9 @@ describe('end to end through the CLI', () => {
     });
   }
 
-  it('dist/ is built (run `npx tsc` first)', () => {
+  it('dist/ and the CLI bundle are built (run `npm run build` first)', () => {
     expect(existsSync(join(REPO_ROOT, 'dist', 'cli', 'main.js'))).toBe(true);
+    expect(existsSync(join(REPO_ROOT, 'dist', 'cli-bundle', 'main.js'))).toBe(true);
   });
 
   it.each([

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/classifier.js';
-import { BIN, runMobilenet } from './helpers/child.js';
+import { BIN, runMobilenet, UNBUNDLED_CLI } from './helpers/child.js';
 import { buildSyntheticMobilenet } from './helpers/tflite-mobilenet.js';
 import { writeSparseRle8 } from './helpers/image-bmp.js';
 import { withDeclaredSize } from './helpers/image-png.js';
@@ -211,7 +211,7 @@ describe.skipIf(!run)('a failure during inference', () => {
       };
     `);
     const images = Array.from({ length: 6 }, () => photo);
-    const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), ...images], { nodeOptions: ['--import', inject] });
+    const result = await runMobilenet(['classify', '--json', '--model', SMALL_MODEL(), ...images], { nodeOptions: ['--import', inject], script: UNBUNDLED_CLI });
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^mobilenet: internal error: injected failure\n/);
     const parsed = JSON.parse(result.stdout) as { file: string; predictions: unknown[] }[];

@@ -93,6 +93,8 @@ describe.skipIf(process.platform !== 'linux')('the npm tarball, installed withou
     const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', ROOT, '--outDir', join(scratch, 'dist')], { cwd: ROOT });
     expect([0, 2], tsc.stdout + tsc.stderr).toContain(tsc.code);
     expect(existsSync(join(scratch, 'dist', 'cli', 'main.js'))).toBe(true);
+    const bundle = await run(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.mjs'), join(scratch, 'dist')], { cwd: ROOT });
+    expect(bundle.code, bundle.stderr).toBe(0);
   }, TIMEOUT);
 
   afterAll(() => {
@@ -149,7 +151,7 @@ describe.skipIf(process.platform !== 'linux')('the npm tarball, installed withou
   it('installs with the prebuilt addon: nothing built, the native backend in use', async () => {
     const { tarball, files } = await pack('prebuilt', true);
     expect(files).toContain(`prebuilds/${PLATFORM}/mobilenet_native.node`);
-    expect(files).toContain('dist/cli/main.js');
+    expect(files).toContain('dist/cli-bundle/main.js');
     expect(files).toContain('bin/mobilenet');
     expect(files).toContain('native/install.mjs');
 
@@ -172,7 +174,7 @@ describe.skipIf(process.platform !== 'linux')('the npm tarball, installed withou
   it('installs without a prebuilt addon: one warning, then the TypeScript backend with a warning', async () => {
     const { tarball, files } = await pack('source-only', false);
     expect(files.filter((path) => path.startsWith('prebuilds/'))).toEqual([]);
-    expect(files).toContain('dist/cli/main.js');
+    expect(files).toContain('dist/cli-bundle/main.js');
 
     const { app, result } = await install('source-only', tarball);
     expect(result.code, result.stderr).toBe(0);

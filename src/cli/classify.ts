@@ -33,10 +33,12 @@ export function registerClassify(program: Command): void {
   addImageOptions(addModelOptions(command))
     .action(async (images: string[], flags: ClassifyFlags) => {
       // The library (sharp, the addon) is loaded only when a command runs: --help and --version stay fast.
-      const { loadModel, NoClassifierError } = await import('../classifier.js');
+      const { NoClassifierError } = await import('../classifier.js');
+      const { loadModelDecodingFirst } = await import('./early-start.js');
       const { readImageStream } = await import('../image/read.js');
       if (images.filter((image) => image === '-').length > 1) fail(new InvalidArgumentError("'-' (stdin) may be given only once"));
-      const classifier = await loadModel(flags.model, modelOptions(flags)).catch(fail);
+      const imageOptions = { crop: flags.crop, maxPixels: flags.maxPixels, resize: flags.resize };
+      const { classifier, early } = await loadModelDecodingFirst(flags.model, modelOptions(flags), images[0], imageOptions).catch(fail);
       if (!classifier.hasClassifier) fail(new NoClassifierError(classifier.source));
       const output = flags.json ? jsonArrayWriter(process.stdout) : undefined;
       const bar = showProgress(flags, images.length) ? progressBar({ stream: process.stderr, hideCursor: true }) : undefined;
@@ -44,8 +46,8 @@ export function registerClassify(program: Command): void {
       let failed = false;
       try {
         // Decoding (sharp, on libuv's threads) of the next images overlaps inference of the current one.
-        for await (const result of classifier.classifyAll(inputsOf(images, () => readImageStream(process.stdin, '-')), {
-          topK: flags.topK, threshold: flags.threshold, crop: flags.crop, resize: flags.resize, maxPixels: flags.maxPixels, concurrency: DECODE_AHEAD,
+        for await (const result of classifier.classifyAll(inputsOf(images, () => readImageStream(process.stdin, '-'), early), {
+          topK: flags.topK, threshold: flags.threshold, ...imageOptions, concurrency: DECODE_AHEAD,
         })) {
           const file = images[result.index]!;
           if ('error' in result) {
@@ -73,9 +75,9 @@ export function registerClassify(program: Command): void {
     });
 }
 
-/** The images as the pipeline takes them; `-` is read from stdin when its turn comes. */
-function* inputsOf(images: string[], readStdin: () => Promise<Uint8Array>): Generator<ImageInput> {
-  for (const image of images) yield image === '-' ? { name: '-', bytes: readStdin() } : image;
+/** The images as the pipeline takes them; `-` is read from stdin when its turn comes; the first may be decoding already. */
+function* inputsOf(images: string[], readStdin: () => Promise<Uint8Array>, early?: ImageInput): Generator<ImageInput> {
+  for (const [index, image] of images.entries()) yield index === 0 && early ? early : image === '-' ? { name: '-', bytes: readStdin() } : image;
 }
 
 /** Images decoded ahead of the one being classified: decoding is the slow part. */

@@ -97,7 +97,8 @@ export function nativeBackendOf<T>(model: NativeModel<T>) {
 // Where the addon may be, in order: MOBILENET_ADDON (another build of it; then nothing else is tried),
 // the build from source (build/Release, made by the install script or `npm run build:native`), the
 // prebuilt addon shipped in the npm tarball for this platform (prebuilds/<platform>-<arch>). From
-// src/engine/ (tests) and dist/engine/ (the package) alike, both folders are two levels up.
+// src/engine/ (tests), dist/engine/ (the library) and dist/cli-bundle/ (the CLI) alike, both folders
+// are two levels up.
 // (Paths are joined to import.meta.dirname: no URL is parsed on the way to a model load.)
 function* addonCandidates(): Generator<string> {
   if (process.env.MOBILENET_ADDON) {

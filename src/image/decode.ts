@@ -22,14 +22,20 @@ export interface DecodeOptions {
    * at most MAX_PIXELS (2^28). Checked before anything is decoded.
    */
   maxPixels?: number;
+  /**
+   * Called once sharp has been handed the decode proper (header read and accepted), which then runs on
+   * libuv's threads: from then on the caller's thread is free for other work (see image/early.ts).
+   * Only decodeResized with the default resizer calls it (not for BMP, which decodes in JS).
+   */
+  onDecoding?: () => void;
 }
 
 /** How decodeResized resizes: our default, or TFLite's RESIZE_BILINEAR (see resize-tflite.ts). */
 export type ResizeMode = 'default' | 'tflite';
 
-function decodeOptions(nameOrOptions: string | DecodeOptions | undefined): { name: string | undefined; maxPixels: number } {
+function decodeOptions(nameOrOptions: string | DecodeOptions | undefined): { name: string | undefined; maxPixels: number; onDecoding?: () => void } {
   const o = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : (nameOrOptions ?? {});
-  return { name: o.name, maxPixels: resolveMaxPixels(o.maxPixels) };
+  return { name: o.name, maxPixels: resolveMaxPixels(o.maxPixels), onDecoding: o.onDecoding };
 }
 
 /**
@@ -99,7 +105,7 @@ export async function decodeResized(
 ): Promise<ResizedImage> {
   checkResizeArgs(size, crop);
   if (resize === 'tflite') return decodeResizedTflite(source, size, crop, nameOrOptions);
-  const { name, maxPixels } = decodeOptions(nameOrOptions);
+  const { name, maxPixels, onDecoding } = decodeOptions(nameOrOptions);
   const { bytes, label } = await readSource(source, name);
   if (isBmp(bytes)) {
     const { width, height } = bmpHeader(bytes, label, maxPixels);
@@ -108,7 +114,7 @@ export async function decodeResized(
       return { image: await resizeForModel(img, size, crop), width: img.width, height: img.height };
     });
   }
-  return decodeResizedWithSharp(bytes, label, size, crop, maxPixels);
+  return decodeResizedWithSharp(bytes, label, size, crop, maxPixels, onDecoding);
 }
 
 /**
@@ -242,6 +248,7 @@ async function decodeResizedWithSharp(
   size: number,
   crop: CropMode,
   maxPixels: number,
+  onDecoding?: () => void,
 ): Promise<ResizedImage> {
   // The header only: the size as displayed, which the crop box is computed from.
   const meta = await headerWithSharp(bytes, label, maxPixels);
@@ -276,7 +283,9 @@ async function decodeResizedWithSharp(
   const image = await decodeBudget.run(decodedPixels(meta, size, crop), async (): Promise<RgbImage> => {
     let result: { data: Buffer; info: sharp.OutputInfo };
     try {
-      result = await toRgb(pipeline);
+      const decoded = toRgb(pipeline);
+      onDecoding?.();
+      result = await decoded;
     } catch (err) {
       throw new ImageDecodeError(label, describeSharpError(err, sniffFormat(bytes), maxPixels), { cause: err });
     }

@@ -36,6 +36,8 @@ export interface LoadImageTensorOptions {
   maxPixels?: number;
   /** 'default', or 'tflite': TFLite's RESIZE_BILINEAR, for pixel-exact comparisons with TFLite. */
   resize?: ResizeMode;
+  /** As DecodeOptions.onDecoding. */
+  onDecoding?: () => void;
 }
 
 export interface ImageTensor {
@@ -60,7 +62,7 @@ export async function loadImagePixels(source: string | Uint8Array | RawImage, op
     const image = await resizeRawImage(source, options.size, crop, options.maxPixels, options.resize);
     return { image, width: source.width, height: source.height };
   }
-  return decodeResized(source, options.size, crop, { name: options.name, maxPixels: options.maxPixels }, options.resize);
+  return decodeResized(source, options.size, crop, { name: options.name, maxPixels: options.maxPixels, onDecoding: options.onDecoding }, options.resize);
 }
 
 /** `loadImagePixels`, then normalised into a model input tensor. */

@@ -18,7 +18,7 @@ import type { ModelSpec } from '../model/spec.js';
 import { FileReadProblem, readRegularFile } from '../util/read-file.js';
 import { ModelFormatError } from './errors.js';
 import { metadataBuffer, readMetadata, type TfliteMetadata } from './metadata.js';
-import { readModel, tensorTypeName, type Model } from './schema.js';
+import { readInputShape, readModel, tensorTypeName, type Model } from './schema.js';
 import { readQuantization } from './quantized.js';
 import { modelToSpec } from './to-spec.js';
 import { findZip, parseLabels } from './zip.js';
@@ -71,6 +71,21 @@ export function parseTflite(bytes: Uint8Array, name: string, options: ParseOptio
     else if (reading) spec.int8Unsupported = reading.unsupported;
     return spec;
   });
+}
+
+/**
+ * The input size (H = W) of a model file, read from its header alone (no weights, no graph): enough to
+ * start preparing an image while the model loads. Undefined when the file does not say it plainly;
+ * parseTflite is what reports what is wrong with a file.
+ */
+export function readInputSize(bytes: Uint8Array, name: string): number | undefined {
+  try {
+    const shape = readInputShape(bytes, name);
+    if (shape?.length !== 4 || shape[0] !== 1 || shape[3] !== 3 || shape[1] !== shape[2] || !(shape[1]! > 0)) return undefined;
+    return shape[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** Largest model file read: MobileNets are 0.5–25 MB; this leaves room and refuses what cannot be one. */

@@ -478,3 +478,16 @@ export function readModel(bytes: Uint8Array, file: string): Model {
     metadata: root.tables(6, 'metadata').map((t) => ({ name: t.string(0, 'name') ?? '', buffer: t.u32(1, 0) })),
   };
 }
+
+/**
+ * The shape of the model's (first subgraph's first) input tensor, read without decoding the rest of
+ * the file: what a caller needs to prepare inputs while the model itself is still being read.
+ */
+export function readInputShape(bytes: Uint8Array, file: string): number[] | null {
+  const fb = new FlatBuffer(bytes, file, 'model');
+  if (fb.identifier() !== TFLITE_IDENTIFIER) return null;
+  const subgraph = fb.root('Model').tables(2, 'subgraphs')[0];
+  const input = subgraph?.int32s(1, 'inputs')?.[0];
+  const tensor = input === undefined ? undefined : subgraph?.tables(0, 'tensors')[input];
+  return tensor?.int32s(0, 'shape') ?? null;
+}

@@ -30,12 +30,19 @@ export interface ChildOptions {
   timeoutMs?: number;
   /** Extra node options before the script (e.g. `--import` a fault injector). */
   nodeOptions?: string[];
+  /**
+   * The script instead of bin/mobilenet: UNBUNDLED_CLI runs the CLI from its modules in dist/, whose
+   * classes a preloaded fault injector can patch (the bundle bin/mobilenet runs has its own copies).
+   */
+  script?: string;
 }
+
+export const UNBUNDLED_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 /** Starts `mobilenet …`; `done` settles when it exits. */
 export function startMobilenet(args: string[], options: ChildOptions = {}): { child: ChildProcess; done: Promise<ChildOutcome> } {
   const stdio: StdioOptions = ['pipe', options.stdoutFd ?? 'pipe', 'pipe'];
-  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), '--require', MAXRSS_HOOK, BIN, ...args], {
+  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), '--require', MAXRSS_HOOK, options.script ?? BIN, ...args], {
     env: { ...process.env, MOBILENET_OFFLINE: '1', ...options.env },
     cwd: options.cwd,
     uid: options.uid,

@@ -1,0 +1,40 @@
+// A one-shot command's cold start: the first image decodes while the model loads (see image/early.ts).
+import { loadModel, type Classifier, type LoadModelOptions } from '../classifier.js';
+import { EarlyDecode, type EarlyDecodeOptions } from '../image/early.js';
+import { resolveModel } from '../model/resolve.js';
+import { MAX_MODEL_BYTES, readInputSize } from '../tflite/index.js';
+import { readRegularFile } from '../util/read-file.js';
+
+/**
+ * loadModel, with the decode of the first image (a path) already running: the model file is found
+ * without downloading, its header gives the input size, the decode starts, then the model loads. A
+ * catalog model is verified once and then loaded from its file. Whatever is unusual (stdin, a model
+ * still to download, an unreadable header) skips the early start, and loadModel and the pipeline
+ * report the real problems as they always do.
+ */
+export async function loadModelDecodingFirst(
+  model: string,
+  options: LoadModelOptions,
+  firstImage: string | undefined,
+  image: Omit<EarlyDecodeOptions, 'size'>,
+): Promise<{ classifier: Classifier; early?: EarlyDecode }> {
+  const started = firstImage === undefined || firstImage === '-' ? undefined : await startDecode(model, firstImage, image);
+  return { classifier: await loadModel(started?.file ?? model, options), early: started?.early };
+}
+
+async function startDecode(model: string, path: string, image: Omit<EarlyDecodeOptions, 'size'>): Promise<{ file: string; early: EarlyDecode } | undefined> {
+  let file: string;
+  let bytes: Uint8Array;
+  try {
+    const resolved = await resolveModel(model, { offline: true });
+    file = resolved.file;
+    bytes = resolved.bytes ?? await readRegularFile(file, MAX_MODEL_BYTES);
+  } catch {
+    return undefined;
+  }
+  const size = readInputSize(bytes, file);
+  if (size === undefined) return undefined;
+  const early = new EarlyDecode(path, { size, ...image });
+  await early.running;
+  return { file, early };
+}
