@@ -4,28 +4,34 @@
 // file takes uint8 input and gives uint8 output).
 //
 // What LiteRT.js runs: its CPU path is the TFLite interpreter with the XNNPACK delegate ("Created
-// TensorFlow Lite XNNPACK delegate for CPU" in its log). XNNPACK requantizes CONV_2D and
-// DEPTHWISE_CONV_2D through a float product rounded to nearest; TFLite's reference kernels, which our
-// reference reproduces bit for bit, through a fixed-point multiplier with double rounding. Measured
-// here operator by operator, each run on LiteRT.js's own input tensors (grace_hopper, the four uint8
-// files): CONV_2D / DEPTHWISE_CONV_2D differ by at most 1 LSB on 0.1-12 % of the values, ADD by 1 LSB
-// on a few values, AVERAGE_POOL_2D and SOFTMAX not at all. Through a whole network those 1-LSB steps
-// compound (up to ~100 LSB in late v2 activations, ~60 in v1), and the softmax outputs differ by up
-// to 14 LSB (of 1/256) with the same top-1: the ±1 LSB agreement holds per operator, not per model,
-// and on the v1 files as much as on the v2 ones (TFLite's optimized CONV_2D, which differs from its
-// reference kernels on the v2 files, is not what LiteRT.js runs). The operator check reads the
-// intermediate tensors by retargeting the graph output (tflite-retarget.ts); LiteRT.js's JS API has
-// no int8 tensors (float32, int32, uint8 only), so the TF2 file, int8 inside, is checked whole.
+// TensorFlow Lite XNNPACK delegate for CPU" in its log). The delegate takes CONV_2D, DEPTHWISE_CONV_2D,
+// FULLY_CONNECTED, ADD and MEAN; XNNPACK requantizes through a float32 product rounded to nearest-even
+// and has its own integer ADD and float MEAN (src/engine/int8/xnnpack.ts). Quantized AVERAGE_POOL_2D
+// and SOFTMAX stay with TFLite. TFLite's reference kernels (the default 'tflite' rounding, which our
+// reference reproduces bit for bit) requantize through a fixed-point multiplier with double rounding.
+//
+// Measured here operator by operator, each run on LiteRT.js's own input tensors (grace_hopper, the
+// four uint8 files): with the 'tflite' rounding CONV_2D / DEPTHWISE_CONV_2D differ by at most 1 LSB on
+// 0.1-12 % of the values, ADD by 1 LSB on a few; through a whole network those steps compound and the
+// softmax outputs differ by up to 14 LSB (of 1/256), the same top-1. With the 'xnnpack' rounding every
+// operator and every whole model (the five files × four photos, the TF2 file included) gives LiteRT.js's
+// bytes exactly. The operator check reads the intermediate tensors by retargeting the graph output
+// (tflite-retarget.ts); LiteRT.js's JS API has no int8 tensors (float32, int32, uint8 only), so the TF2
+// file, int8 inside, is checked whole.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { planQuantized } from '../src/engine/int8/planner.js';
+import { runQPlan } from '../src/engine/int8/reference-backend.js';
+import { storageToUint8, uint8ToStorage } from '../src/engine/int8/quantize.js';
 import { decodeResized } from '../src/image/decode.js';
+import { parseTflite } from '../src/tflite/index.js';
 import { Int8Graph, type Int8Value } from './helpers/int8-mobilenet.js';
 import { loadLiteRtModel, loadLiteRtRuntime } from './helpers/litert.js';
 import { imagePath, modelPath, requireShared, SHARED_MODELS } from './helpers/shared.js';
 import { withGraphOutput } from './helpers/tflite-retarget.js';
 
 const PHOTOS = ['grace_hopper.bmp', 'kite_and_cold.jpg', 'owl.jpg', 'parrot.jpg'];
-/** Whole models: measured at most 14 (tf2, grace_hopper), 12 (v1 0.5, owl), 9 (v2, owl). */
+/** Whole models, 'tflite' rounding: measured at most 14 (tf2, grace_hopper), 12 (v1 0.5, owl), 9 (v2, owl). */
 const WHOLE_MODEL_MAX_LSB = 16;
 /** The uint8 (TF1) files, whose every tensor LiteRT.js can hand out. */
 const UINT8_MODELS = SHARED_MODELS.filter((name) => !name.startsWith('tf2_'));
@@ -68,9 +74,10 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
   }, 60_000);
 
   for (const name of SHARED_MODELS) {
-    it(`${name}: the same top-1 on every photo, softmax within ${WHOLE_MODEL_MAX_LSB} LSB`, async () => {
+    it(`${name}: 'xnnpack' plan exact on every photo; 'tflite' the same top-1, softmax within ${WHOLE_MODEL_MAX_LSB} LSB`, async () => {
       const bytes = new Uint8Array(readFileSync(modelPath(name)));
       const graph = new Int8Graph(bytes, name);
+      const xnnpackPlan = planQuantized(parseTflite(bytes, name), name, undefined, { rounding: 'xnnpack' });
       const model = await loadLiteRtModel(bytes);
       try {
         const report: string[] = [];
@@ -82,6 +89,8 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
           report.push(`${photo} max |Δ| ${max} (${count} of ${ours.length} differ)`);
           expect(argmax(ours), `${name}, ${photo}: top-1`).toBe(argmax(theirs));
           expect(max, `${name}, ${photo}: max |Δ| in LSB`).toBeLessThanOrEqual(WHOLE_MODEL_MAX_LSB);
+          const xnnpack = storageToUint8(runQPlan(xnnpackPlan, uint8ToStorage(input)));
+          expect(lsbDiff(xnnpack, theirs), `${name}, ${photo}: the 'xnnpack' plan`).toEqual({ max: 0, count: 0 });
         }
         console.log(`LiteRT.js vs reference, ${name}: ${report.join('; ')}`);
       } finally {
@@ -91,9 +100,10 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
   }
 
   for (const name of UINT8_MODELS) {
-    it(`${name}: every operator on LiteRT.js's own inputs within ±1 LSB`, async () => {
+    it(`${name}: every operator on LiteRT.js's own inputs exact with 'xnnpack', within ±1 LSB with 'tflite'`, async () => {
       const bytes = new Uint8Array(readFileSync(modelPath(name)));
       const graph = new Int8Graph(bytes, name);
+      const xnnpackGraph = new Int8Graph(bytes, name, 'xnnpack');
       const sg = graph.model.subgraphs[0]!;
       const input = await photoTensor('grace_hopper.bmp', sg.tensors[sg.inputs[0]!]!.shape[1]!);
       // LiteRT.js's value of every tensor so far, in the storage domain the reference ops take.
@@ -109,6 +119,8 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
         const { max } = lsbDiff(ours, out);
         worst.set(opName, Math.max(worst.get(opName) ?? 0, max));
         expect(max, `${name} operator ${index} (${opName})`).toBeLessThanOrEqual(EXACT_OPS.has(opName) ? 0 : 1);
+        const xnnpack = xnnpackGraph.runOperator(index, theirs);
+        expect(lsbDiff(xnnpack, out), `${name} operator ${index} (${opName}), 'xnnpack'`).toEqual({ max: 0, count: 0 });
         theirs.set(outIndex, graph.tensorValue(outIndex, out));
         lastOut = out;
       }

@@ -6,6 +6,7 @@ import { planModel } from './planner.js';
 import { createReferenceBackend } from './reference/backend.js';
 import { asBackend } from './int8/engine.js';
 import { planQuantized } from './int8/planner.js';
+import type { Rounding } from './int8/params.js';
 import { createNativeInt8Backend } from './int8/native-backend.js';
 import { createReferenceInt8Backend } from './int8/reference-backend.js';
 
@@ -25,6 +26,12 @@ export interface EngineOptions extends BackendOptions {
   precision?: Precision;
   /** The model file, for messages. */
   file?: string;
+  /**
+   * int8 only: whose requantization to reproduce, TFLite's reference kernels ('tflite', the default)
+   * or XNNPACK's ('xnnpack': LiteRT.js's CPU path, see int8/xnnpack.ts). The native kernels compute
+   * 'tflite' only, so 'xnnpack' runs on the reference backend under 'auto' (and 'native' throws).
+   */
+  int8Rounding?: Rounding;
   /**
    * Told why the native backend could not be used when 'auto' falls back to the reference one;
    * without it, the reason goes to process.emitWarning (once per process).
@@ -52,8 +59,12 @@ export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { pl
   const precision = options.precision ?? (spec.quantization ? 'int8' : 'fp32');
   const plan = planModel(spec);
   if (precision === 'int8') {
-    const qplan = planQuantized(spec, options.file, plan);
-    const int8 = nativeOrReference(options, () => createNativeInt8Backend(qplan, options), () => createReferenceInt8Backend(qplan));
+    const qplan = planQuantized(spec, options.file, plan, { rounding: options.int8Rounding });
+    const reference = () => createReferenceInt8Backend(qplan);
+    // Not a fallback to warn about: no native kernel computes XNNPACK's rounding.
+    const int8 = qplan.rounding === 'xnnpack' && (options.backend ?? 'auto') === 'auto'
+      ? reference()
+      : nativeOrReference(options, () => createNativeInt8Backend(qplan, options), reference);
     return { plan, backend: asBackend(qplan, int8, spec.normalization), precision };
   }
   const backend = nativeOrReference(options, () => createNativeBackend(plan, options), () => createReferenceBackend(plan));

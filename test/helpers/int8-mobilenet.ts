@@ -2,13 +2,17 @@
 // src/engine/int8 (a test harness only: the planner does not know about them yet). Reads the graph
 // with the project's TFLite reader and maps each operator onto an op: CONV_2D (1×1 stride 1 →
 // pointwise, else conv2d), DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D over the whole map, MEAN over H
-// and W, RESHAPE, SOFTMAX, QUANTIZE (8-bit → 8-bit) and FULLY_CONNECTED.
+// and W, RESHAPE, SOFTMAX, QUANTIZE (8-bit → 8-bit) and FULLY_CONNECTED. With rounding 'xnnpack'
+// the operators TFLite's XNNPACK delegate takes (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD,
+// MEAN) get XNNPACK's parameters, as the planner gives them (params.ts, xnnpack.ts).
 import { readModel, TensorType, type Model, type Operator, type Tensor } from '../../src/tflite/schema.js';
 import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode } from '../../src/engine/plan.js';
 import * as ops from '../../src/engine/int8/ops.js';
 import {
-  addParams, convOutputStage, fullyConnectedOutputStage, meanParams, requantizeParams, softmaxParams, type TensorQuant,
+  addParams, convOutputStage, fullyConnectedOutputStage, meanParams, requantizeParams, softmaxParams, xnnOutputStage, xnnResidualParams,
+  type Rounding, type TensorQuant,
 } from '../../src/engine/int8/params.js';
+import { xnnMeanParams } from '../../src/engine/int8/xnnpack.js';
 import { storageToUint8, toStorage, uint8ToStorage, type QuantType } from '../../src/engine/int8/quantize.js';
 
 /** The synthetic uint8 image the golden outputs were made with (int8-golden.ts). */
@@ -79,7 +83,7 @@ function padBefore(padding: number, inSize: number, outSize: number, kernel: num
 export class Int8Graph {
   readonly model: Model;
 
-  constructor(bytes: Uint8Array, name: string) {
+  constructor(bytes: Uint8Array, name: string, readonly rounding: Rounding = 'tflite') {
     this.model = readModel(bytes, name);
   }
 
@@ -175,7 +179,9 @@ export class Int8Graph {
         const kernel = t(1).shape[1]!;
         const stride = o.strideH;
         if (o.strideW !== stride || t(1).shape[2] !== kernel) throw new Error(`${name}: non-square`);
-        const requant = convOutputStage(x.type, x.quant, f.scales, outQuant, outC, activation(o.activation));
+        const requant = this.rounding === 'xnnpack'
+          ? xnnOutputStage(x.type, x.quant, f.scales, outQuant, outC, activation(o.activation))
+          : convOutputStage(x.type, x.quant, f.scales, outQuant, outC, activation(o.activation));
         const spatial = {
           inH, inW, outH, outW, stride,
           padTop: padBefore(o.padding, inH, outH, kernel, stride), padLeft: padBefore(o.padding, inW, outW, kernel, stride),
@@ -196,7 +202,9 @@ export class Int8Graph {
         const x = get(0);
         const f = this.weights(t(1));
         const [outC, inC] = t(1).shape as [number, number];
-        const requant = fullyConnectedOutputStage(x.quant, f.scales, outQuant, outC, activation(o.activation));
+        const requant = this.rounding === 'xnnpack'
+          ? xnnOutputStage(x.type, x.quant, f.scales, outQuant, outC, activation(o.activation))
+          : fullyConnectedOutputStage(x.quant, f.scales, outQuant, outC, activation(o.activation));
         ops.fc({ weights: f.weights, weightZeroPoint: f.weightZeroPoint, bias: this.bias(t(2)), inputZeroPoint: x.quant.zeroPoint, inC, outC, requant }, x.data, output);
         break;
       }
@@ -204,7 +212,9 @@ export class Int8Graph {
         if (o.kind !== 'add') throw new Error(`${name}: options`);
         const a = get(0);
         const b = get(1);
-        ops.add(addParams(a.quant, b.quant, outQuant, activation(o.activation)), a.data, b.data, output);
+        const act = activation(o.activation);
+        const params = this.rounding === 'xnnpack' ? xnnResidualParams(outType, a.quant, b.quant, outQuant, act) : addParams(a.quant, b.quant, outQuant, act);
+        ops.add(params, a.data, b.data, output);
         break;
       }
       case 'AVERAGE_POOL_2D': {
@@ -219,7 +229,8 @@ export class Int8Graph {
         const [, h, w, channels] = t(0).shape as [number, number, number, number];
         if (size !== channels) throw new Error('only a mean over H and W is handled');
         const x = get(0);
-        ops.mean({ h, w, channels, params: meanParams(x.quant, outQuant) }, x.data, output);
+        const params = this.rounding === 'xnnpack' ? xnnMeanParams(x.type, x.quant, outQuant, h * w) : meanParams(x.quant, outQuant);
+        ops.mean({ h, w, channels, params }, x.data, output);
         break;
       }
       case 'RESHAPE':

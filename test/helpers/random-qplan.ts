@@ -14,7 +14,7 @@ import type {
   QPointwiseStep, QSoftmaxStep, QStep,
 } from '../../src/engine/int8/plan.js';
 import type { QDepthwise, QPointwise } from '../../src/engine/int8/ops.js';
-import type { OutputStage } from '../../src/engine/int8/params.js';
+import type { AddParams, MeanParams, OutputStage } from '../../src/engine/int8/params.js';
 import { addParams, meanParams, softmaxParams } from '../../src/engine/int8/params.js';
 import { quantizeMultiplier, type QuantType } from '../../src/engine/int8/quantize.js';
 import { seededRandom } from '../../src/model/random-model.js';
@@ -183,7 +183,8 @@ export interface QBottleneckArgs extends SpatialQArgs {
   residual: boolean;
 }
 
-export function qbottleneckStep(a: QBottleneckArgs): Body<QBottleneckStep> {
+/** TFLite-scheme parameters: the residual is TFLite's ADD. */
+export function qbottleneckStep(a: QBottleneckArgs): Body<QBottleneckStep> & { residual: AddParams | null } {
   const rng = seededRandom(a.seed);
   const inputZero = a.inputZero ?? zeroPoint(rng, a.style);
   const channels = a.expandC ?? a.inC;
@@ -212,7 +213,7 @@ export function qavgpoolStep(a: { h: number; w: number; channels: number; type: 
   return { op: 'avgpool', h: a.h, w: a.w, channels: a.channels, type: a.type, actMin, actMax };
 }
 
-export function qmeanStep(a: { h: number; w: number; channels: number; seed: number; style: QuantStyle }): Body<QMeanStep> {
+export function qmeanStep(a: { h: number; w: number; channels: number; seed: number; style: QuantStyle }): Body<QMeanStep> & { params: MeanParams } {
   const rng = seededRandom(a.seed);
   const inScale = 0.02 * 2 ** (rng() * 4 - 2);
   const outScale = a.style === 'extreme' ? inScale * 2 ** int(rng, -12, 12) : inScale * (0.5 + rng());
@@ -285,7 +286,7 @@ export function chainPlan(steps: Array<Body<QStep>>): QPlan {
   const [inputH, inputW, inputC] = inputShape(steps[0]!);
   const last = placed[placed.length - 1]!;
   return {
-    dtype: 'int8', inputH, inputW, inputC, input: regions[0]!, inputQuant: EDGE,
+    dtype: 'int8', rounding: 'tflite', inputH, inputW, inputC, input: regions[0]!, inputQuant: EDGE,
     output: last.output, outputSize: sizes[sizes.length - 1]!.outSize, outputQuant: EDGE,
     arenaBytes: regions[1]! + largest + 7, steps: placed, stepQuant: placed.map(() => EDGE),
   };

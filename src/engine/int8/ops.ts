@@ -29,6 +29,7 @@ import {
 } from './quantize.js';
 import type { AddParams, MeanParams, OutputStage, RequantizeParams, SoftmaxParams } from './params.js';
 import { expOnNegativeValues, getReciprocal, rescale } from './fixedpoint.js';
+import { xnnMeanValue, xnnRequantize, type XnnAddParams, type XnnMeanParams } from './xnnpack.js';
 import type { Spatial } from '../plan.js';
 
 
@@ -95,12 +96,16 @@ const TWO_30 = 1073741824;
 const TWO_52 = 4503599627370496;
 const INV_TWO_31 = 1 / 2147483648;
 
-/** An output stage with each channel's shift split for the hot loop: left shift and 2^−right. */
+/**
+ * An output stage with each channel's shift split for the hot loop: left shift and 2^−right; or, for
+ * the 'xnnpack' rounding, its float32 scales (`scale`; the loops then take xnnRequantize).
+ */
 interface Prepared {
   multiplier: Int32Array;
   shift: Int32Array;
   left: Int32Array;
   rightScale: Float64Array;
+  scale: Float32Array | undefined;
   zeroPoint: number;
   lo: number;
   hi: number;
@@ -109,6 +114,7 @@ interface Prepared {
 function prepare(stage: OutputStage, channels: number): Prepared {
   check(stage.multiplier.length >= channels && stage.shift.length >= channels, `requantization for ${channels} channels expected`);
   check(stage.actMin <= stage.actMax, 'empty activation range');
+  check(!stage.scale || stage.scale.length >= channels, `requantization scales for ${channels} channels expected`);
   const left = new Int32Array(channels);
   const rightScale = new Float64Array(channels);
   for (let c = 0; c < channels; c++) {
@@ -118,7 +124,7 @@ function prepare(stage: OutputStage, channels: number): Prepared {
     rightScale[c] = 2 ** -(shift > 0 ? 0 : -shift);
   }
   return {
-    multiplier: stage.multiplier, shift: stage.shift, left, rightScale,
+    multiplier: stage.multiplier, shift: stage.shift, left, rightScale, scale: stage.scale,
     zeroPoint: stage.zeroPoint, lo: stage.actMin, hi: stage.actMax,
   };
 }
@@ -166,6 +172,10 @@ function gemm(
   pixels: number, K: number, N: number, x: Int8Array, w: Int16Array, bias: Int32Array, q: Prepared,
   output: Int8Array,
 ): void {
+  if (q.scale) {
+    gemmXnnpack(pixels, K, N, x, w, bias, q.scale, q, output);
+    return;
+  }
   const { multiplier, shift, left, rightScale, zeroPoint: zp, lo, hi } = q;
   let p = 0;
   for (; p + 1 < pixels; p += 2) {
@@ -237,6 +247,23 @@ function gemm(
   }
 }
 
+/** gemm with XNNPACK's output stage: one dot product at a time (the reference, not the fast path). */
+function gemmXnnpack(
+  pixels: number, K: number, N: number, x: Int8Array, w: Int16Array, bias: Int32Array, scale: Float32Array, q: Prepared,
+  output: Int8Array,
+): void {
+  const { zeroPoint: zp, lo, hi } = q;
+  for (let p = 0; p < pixels; p++) {
+    const xa = p * K;
+    for (let n = 0; n < N; n++) {
+      const wb = n * K;
+      let a = 0;
+      for (let k = 0; k < K; k++) a += w[wb + k]! * x[xa + k]!;
+      output[p * N + n] = xnnRequantize((a + bias[n]!) | 0, scale[n]!, zp, lo, hi);
+    }
+  }
+}
+
 /**
  * Full convolution as im2col + gemm: each output pixel's k×k×inC patch of stored inputs, in the
  * weights' [ky, kx, ic] order. A tap outside the image (SAME padding) holds the input zero point, so
@@ -283,7 +310,7 @@ export function depthwise(s: QDepthwise, input: Int8Array, output: Int8Array): v
   check(input.length >= inH * inW * C && output.length >= outH * outW * C, 'depthwise: buffer too small');
   check(s.weights.length === k * k * C && s.bias.length === C, 'depthwise: weights / bias size');
   const q = prepare(s.requant, C);
-  const { multiplier, shift, left, rightScale, zeroPoint: zp, lo, hi } = q;
+  const { multiplier, shift, left, rightScale, scale, zeroPoint: zp, lo, hi } = q;
   const xz = s.inputZeroPoint;
   const w = centered(s.weights, s.weightZeroPoint);
   const bias = s.bias;
@@ -328,8 +355,12 @@ export function depthwise(s: QDepthwise, input: Int8Array, output: Int8Array): v
         }
       }
       const ob = (oy * outW + ox) * C;
-      for (let c = 0; c < C; c++) {
-        output[ob + c] = requantizeOutput(acc[c]!, multiplier[c]!, left[c]!, rightScale[c]!, shift[c]!, zp, lo, hi);
+      if (scale) {
+        for (let c = 0; c < C; c++) output[ob + c] = xnnRequantize(acc[c]!, scale[c]!, zp, lo, hi);
+      } else {
+        for (let c = 0; c < C; c++) {
+          output[ob + c] = requantizeOutput(acc[c]!, multiplier[c]!, left[c]!, rightScale[c]!, shift[c]!, zp, lo, hi);
+        }
       }
     }
   }
@@ -357,10 +388,14 @@ export function fc(s: QFullyConnected, input: Int8Array, output: Int8Array): voi
  * ADD of two same-shape tensors. Per element: (q + offset) · 2^20 rescaled per input
  * (MultiplyByQuantizedMultiplierSmallerThanOneExp), summed, rescaled to the output, + zero point,
  * clamped. The per-input rescaling depends on the 8-bit value only, so it is tabulated (256 entries,
- * the same arithmetic).
+ * the same arithmetic). XNNPACK's params (xnnpack.ts) select its integer ADD instead.
  */
-export function add(p: AddParams, input1: Int8Array, input2: Int8Array, output: Int8Array, size = output.length): void {
+export function add(p: AddParams | XnnAddParams, input1: Int8Array, input2: Int8Array, output: Int8Array, size = output.length): void {
   check(input1.length >= size && input2.length >= size && output.length >= size, 'add: buffer too small');
+  if ('scheme' in p) {
+    addXnnpack(p, input1, input2, output, size);
+    return;
+  }
   const t1 = new Int32Array(256);
   const t2 = new Int32Array(256);
   for (let q = -128; q < 128; q++) {
@@ -373,13 +408,23 @@ export function add(p: AddParams, input1: Int8Array, input2: Int8Array, output: 
   }
 }
 
+/** XNNPACK's ADD: ((bias + a·aMultiplier + b·bMultiplier) >> shift) + zp, clamped (no int32 overflow: |terms| < 2^30). */
+function addXnnpack(p: XnnAddParams, input1: Int8Array, input2: Int8Array, output: Int8Array, size: number): void {
+  const { aMultiplier, bMultiplier, bias, shift, outputZeroPoint, actMin, actMax } = p;
+  check(shift >= 1 && shift <= 31, `add: shift ${shift} out of range`);
+  for (let i = 0; i < size; i++) {
+    const v = ((bias + input1[i]! * aMultiplier + input2[i]! * bMultiplier) >> shift) + outputZeroPoint;
+    output[i] = v < actMin ? actMin : v > actMax ? actMax : v;
+  }
+}
+
 /** Inverted residual block: expand (optional) → depthwise → project [→ ADD with the block input]. */
 export interface QBottleneck {
   expand: QPointwise | null;
   depthwise: QDepthwise;
   project: QPointwise;
   /** The residual ADD: input1 = the projection's output, input2 = the block input. */
-  residual: AddParams | null;
+  residual: AddParams | XnnAddParams | null;
 }
 
 /** Runs the pieces in order with materialised intermediate tensors (this is the reference). */
@@ -449,7 +494,7 @@ export interface QMean {
   h: number;
   w: number;
   channels: number;
-  params: MeanParams;
+  params: MeanParams | XnnMeanParams;
 }
 
 export function mean(s: QMean, input: Int8Array, output: Int8Array): void {
@@ -457,6 +502,14 @@ export function mean(s: QMean, input: Int8Array, output: Int8Array): void {
   const C = s.channels;
   check(n > 0, 'mean: empty reduction');
   check(input.length >= n * C && output.length >= C, 'mean: buffer too small');
+  if ('scheme' in s.params) {
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let p = 0; p < n; p++) sum += input[p * C + c]!;
+      output[c] = xnnMeanValue(sum, n, s.params);
+    }
+    return;
+  }
   const { multiplier, shift, inputZeroPoint, outputZeroPoint } = s.params;
   let k = 31 - Math.clz32(n);
   k = Math.min(k, 32, 31 + shift);

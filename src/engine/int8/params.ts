@@ -5,7 +5,8 @@
 // Scales are float32 in the file and TFLite computes with them as floats or doubles exactly as noted;
 // every scale is passed through Math.fround first so a double that is not a float32 cannot slip in.
 // Zero points are in the storage domain (quantize.ts: a uint8 zero point minus 128).
-import type { ActCode } from '../plan.js';
+import { ACT_NONE, ACT_RELU, ACT_RELU6, type ActCode } from '../plan.js';
+import { xnnActivationRange, xnnAddParams, xnnRequantizationScale, type RealRange, type XnnAddParams } from './xnnpack.js';
 import {
   activationRange,
   quantizeMultiplier,
@@ -22,9 +23,17 @@ export interface TensorQuant {
 }
 
 /**
+ * How a plan requantizes: as TFLite's reference kernels (fixed-point multiplier, double rounding) or
+ * as XNNPACK (float32 scale, round to nearest-even; xnnpack.ts), what LiteRT.js's CPU path runs.
+ */
+export type Rounding = 'tflite' | 'xnnpack';
+
+/**
  * Output stage of a conv / depthwise / FC op: acc → MultiplyByQuantizedMultiplier(acc, multiplier[c],
  * shift[c]) + zeroPoint, clamped to [actMin, actMax]. shift > 0 shifts left (TFLite's convention in
  * the per-channel kernels; the uint8 kernels receive the same value through op_params.output_shift).
+ * With `scale` (the 'xnnpack' rounding) the op computes XNNPACK's clamp(rint(float(acc) · scale[c]) +
+ * zeroPoint) instead and multiplier / shift are unused; actMin / actMax are then XNNPACK's bounds.
  */
 export interface OutputStage {
   multiplier: Int32Array;
@@ -32,6 +41,7 @@ export interface OutputStage {
   zeroPoint: number;
   actMin: number;
   actMax: number;
+  scale?: Float32Array;
 }
 
 function perChannel(channels: number, at: (c: number) => number): { multiplier: Int32Array; shift: Int32Array } {
@@ -103,6 +113,42 @@ export function fullyConnectedOutputStage(
   }
   const range = activationRange(act, output.scale, output.zeroPoint);
   return { ...stage, zeroPoint: output.zeroPoint, actMin: range.min, actMax: range.max };
+}
+
+/** A fused activation as the delegate hands it to XNNPACK: a range of reals. */
+function realRange(act: ActCode): RealRange {
+  if (act === ACT_RELU6) return { min: 0, max: 6 };
+  if (act === ACT_RELU) return { min: 0, max: Infinity };
+  if (act === ACT_NONE) return { min: -Infinity, max: Infinity };
+  throw new RangeError(`unknown activation ${String(act)}`);
+}
+
+/**
+ * The 'xnnpack' output stage of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED alike (qu8 with its
+ * per-tensor weights, qs8 with per-channel or broadcast ones): scale[c] = float32(in_s·w_s[c]) / out_s
+ * in float32, the activation bounds by xnnActivationRange.
+ */
+export function xnnOutputStage(
+  type: QuantType, input: TensorQuant, filterScales: ArrayLike<number>, output: TensorQuant, channels: number, act: ActCode,
+): OutputStage {
+  if (filterScales.length !== 1 && filterScales.length !== channels) {
+    throw new RangeError(`${filterScales.length} filter scales for ${channels} output channels`);
+  }
+  const scale = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    scale[c] = xnnRequantizationScale(input.scale, filterScales[filterScales.length === 1 ? 0 : c]!, output.scale);
+  }
+  const range = xnnActivationRange(realRange(act), type, output.scale, output.zeroPoint);
+  return {
+    multiplier: new Int32Array(channels), shift: new Int32Array(channels), zeroPoint: output.zeroPoint,
+    actMin: range.min, actMax: range.max, scale,
+  };
+}
+
+/** The 'xnnpack' residual ADD (xnnpack.ts xnnAddParams) with the activation's bounds. */
+export function xnnResidualParams(type: QuantType, a: TensorQuant, b: TensorQuant, output: TensorQuant, act: ActCode): XnnAddParams {
+  const range = xnnActivationRange(realRange(act), type, output.scale, output.zeroPoint);
+  return xnnAddParams(a, b, output, range.min, range.max);
 }
 
 /** Parameters of the 8-bit ADD (add.cc Prepare, the general rescaling path). */

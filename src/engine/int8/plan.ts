@@ -13,7 +13,7 @@
 // storage domain on first read. Reading them is always valid; copying a step with a spread reads
 // them too. The native backend reads neither: it hands the addon the file's bytes (QEncodedTensor)
 // and the addon converts them while packing. Plans built otherwise (tests) hold plain arrays.
-import type { SoftmaxParams } from './params.js';
+import type { Rounding, SoftmaxParams } from './params.js';
 import type { QAvgPool, QBottleneck, QConv2d, QDepthwise, QFullyConnected, QMean, QPointwise } from './ops.js';
 import type { QuantType } from './quantize.js';
 
@@ -95,6 +95,11 @@ export interface EdgeQuant {
 
 export interface QPlan {
   dtype: 'int8';
+  /**
+   * Whose arithmetic the steps' parameters are for: TFLite's reference kernels (the default; what the
+   * native kernels compute too) or XNNPACK's (LiteRT.js's CPU path; reference backend only).
+   */
+  rounding: Rounding;
   /** Input tensor [inputH, inputW, inputC] at arena byte offset `input`. */
   inputH: number;
   inputW: number;

@@ -12,8 +12,10 @@ import { PlanError, planModel } from '../planner.js';
 import { storageZeroPoint } from './quantize.js';
 import type { QDepthwise, QPointwise, QWeights } from './ops.js';
 import {
-  addParams, convOutputStage, fullyConnectedOutputStage, meanParams, softmaxParams, type OutputStage, type TensorQuant,
+  addParams, convOutputStage, fullyConnectedOutputStage, meanParams, softmaxParams, xnnOutputStage, xnnResidualParams,
+  type OutputStage, type Rounding, type TensorQuant,
 } from './params.js';
+import { xnnMeanParams } from './xnnpack.js';
 import { defineQWeights, encodedTensor } from './lazy-weights.js';
 import type { EdgeQuant, QEncodedTensor, QPlan, QStep } from './plan.js';
 
@@ -84,22 +86,30 @@ class OpCursor {
   }
 }
 
-/** The output stage TFLite's kernel for `op` computes: convolution rule or fully-connected rule. */
-function outputStage(op: QuantizedOp, scales: Float32Array, channels: number, act: ActCode): OutputStage {
+/**
+ * The output stage of `op`: XNNPACK's (one rule for all), or TFLite's kernel's (convolution rule or
+ * fully-connected rule).
+ */
+function outputStage(op: QuantizedOp, scales: Float32Array, channels: number, act: ActCode, rounding: Rounding): OutputStage {
+  if (rounding === 'xnnpack') return xnnOutputStage(op.output.type, storage(op.input), scales, storage(op.output), channels, act);
   return op.kind === 'fc'
     ? fullyConnectedOutputStage(storage(op.input), scales, storage(op.output), channels, act)
     : convOutputStage(op.input.type, storage(op.input), scales, storage(op.output), channels, act);
 }
 
-function pointwisePart(op: QuantizedOp, layer: ConvWeights, h: number, w: number, inC: number, outC: number, where: string): QPointwise {
+function pointwisePart(
+  op: QuantizedOp, layer: ConvWeights, h: number, w: number, inC: number, outC: number, where: string, rounding: Rounding,
+): QPointwise {
   const q = fileQWeights(layer, where);
-  return withWeights({ h, w, inC, outC, inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, layer.act) }, q);
+  return withWeights({
+    h, w, inC, outC, inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, layer.act, rounding),
+  }, q);
 }
 
 type UnplacedQStep = QStep extends infer S ? (S extends QStep ? Omit<S, 'input' | 'output'> : never) : never;
 
 /** The integer form of one fp32 plan step (without its arena offsets). */
-function quantizeStep(step: Step, ops: OpCursor, where: string): { step: UnplacedQStep; last: QuantizedOp } {
+function quantizeStep(step: Step, ops: OpCursor, where: string, rounding: Rounding): { step: UnplacedQStep; last: QuantizedOp } {
   switch (step.op) {
     case 'conv2d': {
       const op = ops.next(['conv'], where);
@@ -108,36 +118,46 @@ function quantizeStep(step: Step, ops: OpCursor, where: string): { step: Unplace
       return {
         step: withWeights({
           op: 'conv2d' as const, inH, inW, outH, outW, stride, padTop, padLeft, kernel, inC, outC,
-          inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, step.act),
+          inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, outC, step.act, rounding),
         }, q),
         last: op,
       };
     }
     case 'depthwise': {
       const op = ops.next(['depthwise'], where);
-      return { step: Object.assign(depthwisePart(op, step, step, step.channels, where), { op: 'depthwise' as const }), last: op };
+      return { step: Object.assign(depthwisePart(op, step, step, step.channels, where, rounding), { op: 'depthwise' as const }), last: op };
     }
     case 'pointwise': {
       const op = ops.next(['conv', 'fc'], where);
-      return { step: Object.assign(pointwisePart(op, step, step.h, step.w, step.inC, step.outC, where), { op: 'pointwise' as const }), last: op };
+      const part = pointwisePart(op, step, step.h, step.w, step.inC, step.outC, where, rounding);
+      return { step: Object.assign(part, { op: 'pointwise' as const }), last: op };
     }
     case 'bottleneck': {
       const expandOp = step.expand && ops.next(['conv'], `${where} expand`);
       const dwOp = ops.next(['depthwise'], `${where} depthwise`);
       const projectOp = ops.next(['conv'], `${where} project`);
       const addOp = step.residual ? ops.next(['add'], `${where} residual`) : null;
-      const expand = step.expand && pointwisePart(expandOp!, step.expand, step.inH, step.inW, step.inC, step.expandC, `${where} expand`);
-      const depthwise = depthwisePart(dwOp, step, step.depthwise, step.expandC, `${where} depthwise`);
-      const project = pointwisePart(projectOp, step.project, step.outH, step.outW, step.expandC, step.outC, `${where} project`);
-      // ADD's operands in either order: TFLite's rescaling is symmetric in them.
+      const expand = step.expand
+        && pointwisePart(expandOp!, step.expand, step.inH, step.inW, step.inC, step.expandC, `${where} expand`, rounding);
+      const depthwise = depthwisePart(dwOp, step, step.depthwise, step.expandC, `${where} depthwise`, rounding);
+      const project = pointwisePart(projectOp, step.project, step.outH, step.outW, step.expandC, step.outC, `${where} project`, rounding);
+      // ADD's operands in either order: TFLite's and XNNPACK's rescaling are both symmetric in them.
       const blockInput = expandOp?.input ?? dwOp.input;
-      const residual = addOp && addParams(storage(projectOp.output), storage(blockInput), storage(addOp.output), ACT_NONE);
+      const [a, b, out] = [storage(projectOp.output), storage(blockInput), addOp && storage(addOp.output)];
+      const residual = addOp && out && (rounding === 'xnnpack'
+        ? xnnResidualParams(addOp.output.type, a, b, out, ACT_NONE)
+        : addParams(a, b, out, ACT_NONE));
       return { step: { op: 'bottleneck', expand, depthwise, project, residual }, last: addOp ?? projectOp };
     }
     case 'avgpool': {
       const op = ops.next(['avgpool', 'mean'], where);
       const { h, w, channels } = step;
-      if (op.kind === 'mean') return { step: { op: 'mean', h, w, channels, params: meanParams(storage(op.input), storage(op.output)) }, last: op };
+      if (op.kind === 'mean') {
+        const params = rounding === 'xnnpack'
+          ? xnnMeanParams(op.input.type, storage(op.input), storage(op.output), h * w)
+          : meanParams(storage(op.input), storage(op.output));
+        return { step: { op: 'mean', h, w, channels, params }, last: op };
+      }
       return { step: { op: 'avgpool', h, w, channels, type: op.input.type, actMin: -128, actMax: 127 }, last: op };
     }
     case 'fc': {
@@ -146,7 +166,7 @@ function quantizeStep(step: Step, ops: OpCursor, where: string): { step: Unplace
       return {
         step: withWeights({
           op: 'fc' as const, inC: step.inC, outC: step.outC, inputZeroPoint: storage(op.input).zeroPoint,
-          requant: outputStage(op, q.scales, step.outC, ACT_NONE),
+          requant: outputStage(op, q.scales, step.outC, ACT_NONE, rounding),
         }, q),
         last: op,
       };
@@ -160,14 +180,19 @@ function quantizeStep(step: Step, ops: OpCursor, where: string): { step: Unplace
 
 function depthwisePart(
   op: QuantizedOp, s: Omit<QDepthwise, keyof QWeights | 'kernel' | 'channels' | 'inputZeroPoint' | 'requant'>, layer: ConvWeights,
-  channels: number, where: string,
+  channels: number, where: string, rounding: Rounding,
 ): QDepthwise {
   const q = fileQWeights(layer, where);
   const { inH, inW, outH, outW, stride, padTop, padLeft } = s;
   return withWeights({
     inH, inW, outH, outW, stride, padTop, padLeft, kernel: 3, channels,
-    inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, channels, layer.act),
+    inputZeroPoint: storage(op.input).zeroPoint, requant: outputStage(op, q.scales, channels, layer.act, rounding),
   }, q);
+}
+
+export interface QPlanOptions {
+  /** Whose requantization the plan reproduces (QPlan.rounding); default 'tflite'. */
+  rounding?: Rounding;
 }
 
 /**
@@ -175,7 +200,9 @@ function depthwisePart(
  * Throws Int8UnsupportedError when the model is not fully 8-bit (spec.int8Unsupported says why) or
  * its operators do not line up with its layers.
  */
-export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan): QPlan {
+export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan, options: QPlanOptions = {}): QPlan {
+  const rounding = options.rounding ?? 'tflite';
+  if (rounding !== 'tflite' && rounding !== 'xnnpack') throw new RangeError(`unknown int8 rounding ${String(rounding)}`);
   const quantization = spec.quantization;
   if (!quantization) throw new Int8UnsupportedError(spec.int8Unsupported ?? 'int8 needs a quantized model; this one has float weights (use fp32)', file);
   plan ??= planModel(spec);
@@ -184,7 +211,7 @@ export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan): QPla
   let steps: QStep[];
   try {
     steps = plan.steps.map((step, index) => {
-      const q = quantizeStep(step, ops, `step ${index} (${step.op})`);
+      const q = quantizeStep(step, ops, `step ${index} (${step.op})`, rounding);
       stepQuant.push(edge(q.last.output));
       // Placed in place: a copy ({ ...q.step }) would read, and so convert, the lazy weights.
       return Object.assign(q.step, { input: step.input, output: step.output }) as QStep;
@@ -200,6 +227,7 @@ export function planQuantized(spec: ModelSpec, file?: string, plan?: Plan): QPla
   }
   return {
     dtype: 'int8',
+    rounding,
     inputH: plan.inputH, inputW: plan.inputW, inputC: plan.inputC, input: plan.input,
     inputQuant: edge(quantization.input),
     output: plan.output, outputSize: plan.outputSize, outputQuant: stepQuant[stepQuant.length - 1]!,
