@@ -1,10 +1,7 @@
 // `mobilenet models list|pull|path|verify|rm`: the models the tool knows, and the folder that keeps them.
 import type { Command } from 'commander';
 import { readdir, unlink } from 'node:fs/promises';
-import { cachedFile, cacheState, modelsFolder } from '../model/cache.js';
 import { CATALOG, findModel, knownModelNames, type CatalogEntry } from '../model/catalog.js';
-import { modelUrl } from '../model/download.js';
-import { pullModel } from '../model/resolve.js';
 import { downloadProgress } from './download-progress.js';
 import { EXIT_INPUT_FAILED, fail } from './process.js';
 
@@ -15,6 +12,12 @@ function entryOf(name: string): CatalogEntry {
 }
 
 const size = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** The model store (cache, download, verification: node:crypto and more), loaded when a command runs, not for --help. */
+async function store() {
+  const [cache, download, resolve] = await Promise.all([import('../model/cache.js'), import('../model/download.js'), import('../model/resolve.js')]);
+  return { ...cache, modelUrl: download.modelUrl, pullModel: resolve.pullModel };
+}
 
 export function registerModels(program: Command): void {
   const models = program
@@ -27,6 +30,7 @@ export function registerModels(program: Command): void {
     .description('every known model: name, aliases, arch, width, input size, precision, size, whether it is downloaded')
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
+      const { cachedFile, cacheState, modelsFolder, modelUrl } = await store();
       const rows = await Promise.all(CATALOG.map(async (entry) => {
         const file = cachedFile(entry);
         return { entry, file, cached: (await cacheState(entry, file, false)) === 'ok' };
@@ -64,6 +68,7 @@ export function registerModels(program: Command): void {
     .argument('<names...>', 'model names or aliases')
     .option('--force', 'download again even if a verified copy is there')
     .action(async (names: string[], flags: { force?: boolean }) => {
+      const { cachedFile, cacheState, pullModel } = await store();
       const entries = names.map(entryOf);
       let failed = false;
       for (const entry of entries) {
@@ -87,6 +92,7 @@ export function registerModels(program: Command): void {
     .description('print the file a model is kept in (exit 1 if it is not downloaded yet)')
     .argument('<name>', 'model name or alias')
     .action(async (name: string) => {
+      const { cachedFile, cacheState } = await store();
       const entry = entryOf(name);
       const file = cachedFile(entry);
       process.stdout.write(`${file}\n`);
@@ -101,6 +107,7 @@ export function registerModels(program: Command): void {
     .description('re-hash the downloaded models (all, or those named); exit 1 if one is damaged')
     .argument('[names...]', 'model names or aliases (default: every downloaded model)')
     .action(async (names: string[]) => {
+      const { cachedFile, cacheState, modelsFolder } = await store();
       const entries = names.length > 0 ? names.map(entryOf) : CATALOG;
       let bad = false;
       let checked = 0;
@@ -130,6 +137,7 @@ export function registerModels(program: Command): void {
     .description('delete downloaded models from the models folder')
     .argument('<names...>', 'model names or aliases')
     .action(async (names: string[]) => {
+      const { cachedFile } = await store();
       for (const entry of names.map(entryOf)) {
         const file = cachedFile(entry);
         try {

@@ -8,7 +8,10 @@
 // `--shard auto/n` takes i from the variable the orchestrator sets for each task of an array job.
 
 import { InvalidArgumentError } from 'commander';
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+// node:crypto is required when a path is first hashed: `--help` and the option parsing need none of it.
+const require = createRequire(import.meta.url);
 
 export interface Shard {
   index: number;
@@ -66,6 +69,7 @@ export function parseShard(value: string, env: NodeJS.ProcessEnv = process.env):
 /** The shard (0 … count-1) a path belongs to. */
 export function shardOf(path: string, count: number): number {
   if (count === 1) return 0;
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   const digest = createHash('sha256').update(path, 'utf8').digest();
   return Number(digest.readBigUInt64BE(0) % BigInt(count));
 }
