@@ -18,20 +18,27 @@ const size_t kHeader = kNR * kQHeaderBytesPerChannel;
 // Requantizes and stores an MR x (16 * NV) tile of accumulators (n valid columns). finish64 narrows
 // four vectors at a time: one row of 4 panels, two rows of 2, four rows of 1 (3 panels: a row and
 // a vector of zeros).
+// The accumulators are requantized panel by panel, so that one panel's constants (9 vectors) are
+// live at a time: all NV panels' would not fit in the registers, and were copied to the stack on
+// every tile. Not inlined: in the tile, GCC then kept the k loop's accumulators on the stack.
 template <int MR, int NV>
-void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
+__attribute__((noinline)) void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
                 const QOut* out) {
   constexpr int G = NV >= 3 ? 1 : 4 / NV;  // rows per group of four vectors
+  alignas(64) __m512i req[MR * NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    const Rq16 rq = load_rq16(w + j * w_stride, kNR, 0);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) _mm512_store_si512(req + i * NV + j, requant16(_mm512_load_si512(acc + i * NV + j), rq));
+  }
   const Out16 o = load_out16(*out);
-  Rq16 rq[NV];
-  for (int j = 0; j < NV; ++j) rq[j] = load_rq16(w + j * w_stride, kNR, 0);
   const __mmask64 mask = n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
   for (int i0 = 0; i0 < MR; i0 += G) {
     __m512i r[4];
     for (int q = 0; q < 4; ++q) {
       const int i = i0 + q / NV, j = q % NV;
-      r[q] = q < G * NV && i < MR && j < NV ? requant16(_mm512_load_si512(acc + i * NV + j), rq[j])
-                                            : _mm512_setzero_si512();
+      r[q] = q < G * NV && i < MR && j < NV ? _mm512_load_si512(req + i * NV + j) : _mm512_setzero_si512();
     }
     const __m512i v = finish64(r[0], r[1], r[2], r[3], o);
     if (NV >= 3) {
