@@ -1,5 +1,5 @@
 // The library's core: a loaded model that classifies and embeds images.
-import { createEngine, type Backend, type BackendChoice, type Plan, type Precision } from './engine/index.js';
+import { createEngine, type Backend, type BackendChoice, type Plan, type Precision, type Rounding } from './engine/index.js';
 import { isQuantizedBackend } from './engine/int8/engine.js';
 import { PlanError } from './engine/planner.js';
 import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, MAX_PIXELS, normalize, type RawImage, type ResizeMode } from './image/index.js';
@@ -30,6 +30,12 @@ export interface LoadModelOptions {
    * weights dequantized to floats. Default: int8 for a quantized model, fp32 for a float one.
    */
   precision?: Precision;
+  /**
+   * int8 only: whose integer rounding to reproduce. 'tflite' (default): TFLite's reference kernels
+   * (fixed-point multipliers), byte for byte; 'xnnpack': XNNPACK's (float scales rounded to nearest
+   * even), which TFLite's default CPU delegate and LiteRT.js compute, byte for byte.
+   */
+  rounding?: Rounding;
   isa?: string;
   /** A label file that replaces the labels inside the model. */
   labelsFile?: string;
@@ -257,6 +263,11 @@ export class Classifier {
     return isQuantizedBackend(this.backend) ? 'int8' : 'fp32';
   }
 
+  /** In int8, whose rounding the network reproduces (see LoadModelOptions.rounding); undefined in fp32. */
+  get rounding(): Rounding | undefined {
+    return isQuantizedBackend(this.backend) ? this.backend.qplan.rounding : undefined;
+  }
+
   /** Decodes, resizes and normalises an image (a path, encoded bytes or raw pixels), then classifies it. */
   async classify(image: ImageInput, options?: ClassifyOptions): Promise<Prediction[]> {
     const checked = checkClassifyOptions(options);
@@ -398,6 +409,7 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   if (options.backend !== undefined) checkChoice('backend', options.backend, ['auto', 'native', 'reference'] as const);
   if (options.threads !== undefined) checkInteger('threads', options.threads, 1, MAX_THREADS);
   if (options.precision !== undefined) checkChoice('precision', options.precision, ['int8', 'fp32'] as const);
+  if (options.rounding !== undefined) checkChoice('rounding', options.rounding, ['tflite', 'xnnpack'] as const);
   if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
     throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
   }
@@ -415,7 +427,7 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
   }
   let engine: ReturnType<typeof createEngine>;
   try {
-    engine = createEngine(spec, { ...options, file });
+    engine = createEngine(spec, { ...options, int8Rounding: options.rounding, file });
   } catch (error) {
     throw error instanceof PlanError && file && !error.file ? new PlanError(error.message, file) : error;
   }

@@ -9,7 +9,7 @@ export { PlanError } from './engine/planner.js';
 export { ImageDecodeError, InputTooLargeError } from './image/errors.js';
 export { LabelsError } from './model/labels.js';
 export { ModelFormatError } from './tflite/errors.js';
-export type { Backend, BackendChoice, BackendName, Plan } from './engine/index.js';
+export type { Backend, BackendChoice, BackendName, Plan, Rounding } from './engine/index.js';
 export { createRandomModel } from './model/random-model.js';
 export { architectureShapes } from './model/architecture.js';
 export { inspectModel } from './inspect/index.js';

@@ -1,4 +1,4 @@
-import type { BackendChoice, Precision } from '../engine/index.js';
+import type { BackendChoice, Precision, Rounding } from '../engine/index.js';
 import { Option, type Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { Classifier } from '../classifier.js';
@@ -7,7 +7,7 @@ import type { Step } from '../engine/plan.js';
 import { createRandomModel, seededRandom } from '../model/random-model.js';
 import type { Arch } from '../model/spec.js';
 import { downloadProgress } from './download-progress.js';
-import { precisionOption } from './model-options.js';
+import { precisionOption, roundingOption } from './model-options.js';
 import { MAX_ALPHA, MAX_RESOLUTION } from '../model/limits.js';
 import { integerUpTo, numberUpTo, positiveInteger } from './options.js';
 import { fail, warnOnce } from './process.js';
@@ -26,6 +26,7 @@ interface BenchFlags {
   json?: boolean;
   profile?: boolean;
   precision?: Precision | 'both';
+  rounding?: Rounding;
 }
 
 export function registerBench(program: Command): void {
@@ -42,6 +43,7 @@ export function registerBench(program: Command): void {
     .option('--batch <n>', 'images per timed run (run back to back)', positiveInteger, 1)
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning").choices(['auto', 'native', 'reference']).default('auto'))
     .addOption(precisionOption(['both']))
+    .addOption(roundingOption())
     .option('--json', 'print the results as JSON')
     .option('--profile', 'add a per-layer table: op, shape, time, MACs, GFLOP/s')
     .action(async (flags: BenchFlags) => {
@@ -54,7 +56,8 @@ export function registerBench(program: Command): void {
         const loadStart = performance.now();
         const spec = file ? undefined : createRandomModel({ arch: flags.arch, alpha: flags.alpha, resolution: flags.resolution });
         const model = await loadModel(spec ?? file, {
-          backend: flags.backend, threads: flags.threads, precision, onFallback: warnOnce, onWarning: warnOnce,
+          backend: flags.backend, threads: flags.threads, precision, rounding: precision === 'fp32' ? undefined : flags.rounding,
+          onFallback: warnOnce, onWarning: warnOnce,
         }).catch(fail);
         return { model, loadMs: performance.now() - loadStart };
       };
@@ -90,6 +93,8 @@ interface LayerProfile {
 interface BenchReport {
   model: string;
   precision: Precision;
+  /** int8 only (see --rounding). */
+  rounding?: Rounding;
   backend: string;
   isa: string;
   threads: number;
@@ -149,6 +154,7 @@ async function measure(loaded: { model: Classifier; loadMs: number }[], flags: B
     reports.push({
       model: flags.model ?? `mobilenet_${spec.arch}_${spec.alpha}_${spec.resolution} (random weights)`,
       precision: model.precision,
+      ...(model.rounding ? { rounding: model.rounding } : {}),
       backend: backend.name,
       isa: backend.isa,
       threads: backend.threads,
@@ -204,7 +210,7 @@ function formatReport(r: BenchReport): string {
   const ms = (value: number) => `${value.toFixed(2)} ms`;
   const lines = [
     `model            ${r.model}`,
-    `backend          ${r.backend} (${r.isa}), ${r.precision}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.batch}`,
+    `backend          ${r.backend} (${r.isa}), ${r.precision}${r.rounding ? ` (${r.rounding} rounding)` : ''}, ${r.threads} thread${r.threads === 1 ? '' : 's'}, batch ${r.batch}`,
     `load             ${ms(r.loadMs)}`,
     `first inference  ${ms(r.firstMs)}`,
     `latency          median ${ms(r.medianMs)}, p90 ${ms(r.p90Ms)}, p99 ${ms(r.p99Ms)} (${r.runs} runs)`,

@@ -2,7 +2,7 @@
 // warnings and download progress.
 import { Option, type Command } from 'commander';
 import type { LoadModelOptions } from '../classifier.js';
-import type { BackendChoice, Precision } from '../engine/index.js';
+import type { BackendChoice, Precision, Rounding } from '../engine/index.js';
 import { DEFAULT_MAX_PIXELS } from '../image/limits.js';
 import { MAX_PIXELS } from '../image/types.js';
 import { DEFAULT_MODEL } from '../model/catalog.js';
@@ -15,6 +15,7 @@ export interface ModelFlags {
   threads: number;
   labels?: string;
   precision?: Precision;
+  rounding?: Rounding;
 }
 
 export function modelOptions(flags: ModelFlags): LoadModelOptions {
@@ -22,6 +23,7 @@ export function modelOptions(flags: ModelFlags): LoadModelOptions {
     backend: flags.backend,
     threads: flags.threads,
     precision: flags.precision,
+    rounding: flags.rounding,
     labelsFile: flags.labels,
     onFallback: warnOnce,
     onWarning: warnOnce,
@@ -35,12 +37,19 @@ export function precisionOption(extra: string[] = []): Option {
     .choices(['int8', 'fp32', ...extra]);
 }
 
-/** --model, --labels (unless `labels` is false: a command that does not classify), --backend and --precision. */
+/** --rounding: whose integer rounding an int8 run reproduces. */
+export function roundingOption(): Option {
+  return new Option('--rounding <r>', "int8: 'tflite' (default): TFLite's reference kernels' bytes; 'xnnpack': XNNPACK's, as TFLite's default CPU delegate and LiteRT.js compute")
+    .choices(['tflite', 'xnnpack']);
+}
+
+/** --model, --labels (unless `labels` is false: a command that does not classify), --backend, --precision and --rounding. */
 export function addModelOptions(command: Command, { labels = true }: { labels?: boolean } = {}): Command {
   command.option('-m, --model <name|file>', 'model name or alias (downloaded on first use), or a .tflite file', DEFAULT_MODEL);
   if (labels) command.option('--labels <file>', 'label file, one class a line (default: the labels inside the model)');
   return command
     .addOption(precisionOption())
+    .addOption(roundingOption())
     .addOption(new Option('--backend <name>', "inference backend: 'auto' is native where the addon loads, else reference with a warning")
       .choices(['auto', 'native', 'reference']).default('auto'));
 }

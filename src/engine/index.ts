@@ -2,7 +2,7 @@ import type { ModelSpec } from '../model/spec.js';
 import type { Backend, BackendChoice, BackendOptions } from './backend.js';
 import { createNativeBackend, loadAddon } from './native.js';
 import type { Plan } from './plan.js';
-import { planModel } from './planner.js';
+import { PlanError, planModel } from './planner.js';
 import { createReferenceBackend } from './reference/backend.js';
 import { asBackend } from './int8/engine.js';
 import { planQuantized } from './int8/planner.js';
@@ -15,6 +15,7 @@ export type { Plan } from './plan.js';
 export { planModel } from './planner.js';
 
 export type Precision = 'fp32' | 'int8';
+export type { Rounding } from './int8/params.js';
 
 export interface EngineOptions extends BackendOptions {
   backend?: BackendChoice;
@@ -57,6 +58,10 @@ let fallbackWarned = false;
  */
 export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { plan: Plan; backend: Backend; precision: Precision } {
   const precision = options.precision ?? (spec.quantization ? 'int8' : 'fp32');
+  if (precision === 'fp32' && options.int8Rounding === 'xnnpack') {
+    throw new PlanError(`rounding 'xnnpack' is a rule of int8 arithmetic, and the model runs in fp32 (${
+      options.precision === 'fp32' ? 'precision fp32' : 'a float model'})`, options.file);
+  }
   const plan = planModel(spec);
   if (precision === 'int8') {
     const qplan = planQuantized(spec, options.file, plan, { rounding: options.int8Rounding });
