@@ -42,9 +42,15 @@ enum : size_t { kQHeaderBytesPerChannel = 4 * 4 + 3 * 8 };
 
 // How a kernel table wants its GEMM weights. k is padded with zero weights to a multiple of the
 // group; a panel is [header][ceil(k / group) groups of nr channels x group weights].
-//   S8Xor:   int8 w; the kernel feeds x + 128 (x ^ 0x80) as unsigned bytes (VNNI vpdpbusd).
-//            bias = b - (128 + x_zp) * Σw + k * w_zp * x_zp; rowcorr[i] = -w_zp * Σ_p x[i][p].
-//   S8:      int8 w, signed x (NEON sdot). bias = b - x_zp * Σw + k * w_zp * x_zp; rowcorr as S8Xor.
+//   S8Xor:   VNNI vpdpbusd (unsigned x signed bytes), one of two ways, told apart by the rowcorr:
+//            - w_zp = 0 (no rowcorr): int8 w; the kernel feeds x + 128 (x ^ 0x80) as the unsigned
+//              operand. bias = b - (128 + x_zp) * Σw.
+//            - w_zp != 0 (a rowcorr, always passed, even when its multiplier is 0): w + 128
+//              (w ^ 0x80) as the unsigned operand and x signed, so that A goes in as a plain
+//              4-byte broadcast, with no flip per row and group; Σ(w + 128)·x = Σw·x + 128·Σx.
+//              bias = b - x_zp * Σw + k * w_zp * x_zp; rowcorr[i] = -(128 + w_zp) * Σ_p x[i][p].
+//   S8:      int8 w, signed x (NEON sdot). bias = b - x_zp * Σw + k * w_zp * x_zp;
+//            rowcorr[i] = -w_zp * Σ_p x[i][p] when w_zp != 0.
 //   S16:     int16 w - w_zp (always fits), signed x. bias = b - x_zp * Σ(w - w_zp); no rowcorr.
 enum class QGemmFormat : uint8_t { S8Xor, S8, S16 };
 

@@ -208,6 +208,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
     part->n = src.n;
     part->k = src.k;
     part->wStride = qgemm_panel_bytes(kt, src.k);
+    part->rowcorr = qgemm_needs_rowcorr(kt, src.weightZero);
     part->rowcorrMult = qgemm_rowcorr_mult(kt, src.weightZero);
     part->out = out;
     addJob(rr, PackJob::Gemm, qgemm_packed_bytes(kt, src.n, src.k), qgemm_panels(kt, src.n), &part->w).src = src;

@@ -229,10 +229,10 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
   src.k = kk;
   std::vector<uint8_t> packed(qgemm_packed_bytes(*k, n, kk) + 64);
   qpack_gemm_panels(*k, src, packed.data(), 0, qgemm_panels(*k, n));
-  const int32_t rcm = qgemm_rowcorr_mult(*k, wzp);
+  const bool hasRc = qgemm_needs_rowcorr(*k, wzp);
   std::vector<int32_t> rc(m);
-  if (rcm != 0) k->rowsum(m, kk, a.data(), kk, rcm, rc.data());
-  k->gemm(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk), rcm != 0 ? rc.data() : nullptr,
+  if (hasRc) k->rowsum(m, kk, a.data(), kk, qgemm_rowcorr_mult(*k, wzp), rc.data());
+  k->gemm(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk), hasRc ? rc.data() : nullptr,
           got.data(), n, &out);
   char what[128];
   std::snprintf(what, sizeof what, "qgemm m=%zu n=%zu k=%zu w_zp=%d x_zp=%d", m, n, kk, wzp, xzp);

@@ -135,9 +135,9 @@ void gemm_by_panels(const QExecContext& ctx, const QGemmPart& g, size_t m, size_
   const size_t nr = kt.gemm_nr, panels = qgemm_panels(kt, g.n), T = ctx.pool->size();
   parallel_for(*ctx.pool, panels, (panels + T - 1) / T, [&](size_t tid, size_t p0, size_t p1) {
     int32_t* rc = reinterpret_cast<int32_t*>(ctx.scratch[tid] + rcOffset);
-    if (g.rowcorrMult != 0) kt.rowsum(m, k, a, k, g.rowcorrMult, rc);
+    if (g.rowcorr) kt.rowsum(m, k, a, k, g.rowcorrMult, rc);
     const size_t n0 = p0 * nr, n1 = p1 * nr < g.n ? p1 * nr : g.n;
-    kt.gemm(m, n1 - n0, k, a, k, g.w + p0 * g.wStride, g.wStride, g.rowcorrMult != 0 ? rc : nullptr, c + n0, g.n,
+    kt.gemm(m, n1 - n0, k, a, k, g.w + p0 * g.wStride, g.wStride, g.rowcorr ? rc : nullptr, c + n0, g.n,
             &g.out);
     if (residual == nullptr) return;
     for (size_t i = 0; i < m; ++i) kt.add(n1 - n0, c + i * g.n + n0, residual + i * g.n + n0, c + i * g.n + n0, add);
@@ -224,8 +224,8 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
           if (cnt > N - slot) cnt = N - slot;
           const int8_t* src = in + (size_t)row * inRow;
           const size_t m = cnt * s.inW;
-          if (ex.rowcorrMult != 0) kt.rowsum(m, s.inC, src, s.inC, ex.rowcorrMult, rc);
-          kt.gemm(m, s.expandC, s.inC, src, s.inC, ex.w, ex.wStride, ex.rowcorrMult != 0 ? rc : nullptr,
+          if (ex.rowcorr) kt.rowsum(m, s.inC, src, s.inC, ex.rowcorrMult, rc);
+          kt.gemm(m, s.expandC, s.inC, src, s.inC, ex.w, ex.wStride, ex.rowcorr ? rc : nullptr,
                   staging + slot * expRow, s.expandC, &ex.out);
           row += (ptrdiff_t)cnt;
           st.expandedHi = row - 1;
@@ -238,8 +238,8 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
       if (!s.hasProject) continue;
       const size_t m = r * s.outW;
       int8_t* dst = out + oy0 * s.outW * s.outC;
-      if (pr.rowcorrMult != 0) kt.rowsum(m, s.expandC, band, s.expandC, pr.rowcorrMult, rc);
-      kt.gemm(m, s.outC, s.expandC, band, s.expandC, pr.w, pr.wStride, pr.rowcorrMult != 0 ? rc : nullptr,
+      if (pr.rowcorr) kt.rowsum(m, s.expandC, band, s.expandC, pr.rowcorrMult, rc);
+      kt.gemm(m, s.outC, s.expandC, band, s.expandC, pr.w, pr.wStride, pr.rowcorr ? rc : nullptr,
               dst, s.outC, &pr.out);
       if (s.residual) kt.add(m * s.outC, dst, in + oy0 * inRow, dst, &s.add);
     }

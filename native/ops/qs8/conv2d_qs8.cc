@@ -87,8 +87,8 @@ void qrun_conv2d(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
     for (size_t m0 = u0 * mr; m0 < m1; m0 += block) {
       const size_t mb = m1 - m0 < block ? m1 - m0 : block;
       patches(s, in, m0, mb, cols, stride);
-      if (g.rowcorrMult != 0) kt.rowsum(mb, K, cols, stride, g.rowcorrMult, rc);
-      kt.gemm(mb, N, K, cols, stride, g.w, g.wStride, g.rowcorrMult != 0 ? rc : nullptr,
+      if (g.rowcorr) kt.rowsum(mb, K, cols, stride, g.rowcorrMult, rc);
+      kt.gemm(mb, N, K, cols, stride, g.w, g.wStride, g.rowcorr ? rc : nullptr,
               out + m0 * N, N, &g.out);
     }
   });

@@ -14,24 +14,24 @@ namespace {
 
 const size_t kCB = 16;
 
-// 64 channels of the three taps (x ^ 0x80) -> four vectors of 16 channels x [t0, t1, t2, 0].
+// A tap's 64 channels as interleave64 wants them, from a 64-byte load: 4-byte groups transposed
+// across the 128-bit lanes (lane l: channels 4l..4l+3, 16+4l.., 32+4l.., 48+4l..), then flipped to
+// x + 128. One permute per tap replaces the 4 x 4 lane transpose of the three interleaved taps.
+inline __m512i tap_lanes(__m512i t) {
+  const __m512i transpose = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+  return _mm512_xor_si512(_mm512_permutexvar_epi32(transpose, t), _mm512_set1_epi8((char)0x80));
+}
+
+// Three taps from tap_lanes -> four vectors of 16 channels x [t0, t1, t2, 0]: out[v] holds channels
+// 16v .. 16v + 15 (the unpacks work within 128-bit lanes, which tap_lanes arranged for that).
 inline void interleave64(__m512i t0, __m512i t1, __m512i t2, __m512i out[4]) {
-  const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-  t0 = _mm512_xor_si512(t0, flip);
-  t1 = _mm512_xor_si512(t1, flip);
-  t2 = _mm512_xor_si512(t2, flip);
+  const __m512i zero = _mm512_setzero_si512();
   const __m512i aLo = _mm512_unpacklo_epi8(t0, t1), aHi = _mm512_unpackhi_epi8(t0, t1);
   const __m512i bLo = _mm512_unpacklo_epi8(t2, zero), bHi = _mm512_unpackhi_epi8(t2, zero);
-  // r_k, 128-bit lane l: channels 16l + 4k .. 16l + 4k + 3.
-  const __m512i r0 = _mm512_unpacklo_epi16(aLo, bLo), r1 = _mm512_unpackhi_epi16(aLo, bLo);
-  const __m512i r2 = _mm512_unpacklo_epi16(aHi, bHi), r3 = _mm512_unpackhi_epi16(aHi, bHi);
-  // Transpose the 4 x 4 lanes: out[l] = lane l of r0, r1, r2, r3 = channels 16l .. 16l + 15.
-  const __m512i s0 = _mm512_shuffle_i32x4(r0, r1, 0x44), s1 = _mm512_shuffle_i32x4(r0, r1, 0xEE);
-  const __m512i s2 = _mm512_shuffle_i32x4(r2, r3, 0x44), s3 = _mm512_shuffle_i32x4(r2, r3, 0xEE);
-  out[0] = _mm512_shuffle_i32x4(s0, s2, 0x88);
-  out[1] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
-  out[2] = _mm512_shuffle_i32x4(s1, s3, 0x88);
-  out[3] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+  out[0] = _mm512_unpacklo_epi16(aLo, bLo);
+  out[1] = _mm512_unpackhi_epi16(aLo, bLo);
+  out[2] = _mm512_unpacklo_epi16(aHi, bHi);
+  out[3] = _mm512_unpackhi_epi16(aHi, bHi);
 }
 
 inline void store16(int8_t* dst, __m128i v, __mmask16 mask, bool full) {
@@ -46,24 +46,44 @@ inline void store16(int8_t* dst, __m128i v, __mmask16 mask, bool full) {
 void qdw_build_avx512vnni(const int8_t* in, size_t in_w, size_t stride, size_t pad_left, size_t out_w,
                           size_t channels, int8_t pad, int8_t* out) {
   const size_t C = channels, Cp = (C + 15) / 16 * 16, pixelBytes = Cp * 4;
-  const __m512i padv = _mm512_set1_epi8(pad);
+  const __m512i padTap = _mm512_set1_epi8((char)(pad ^ 0x80));  // the same in every byte: no permute
   for (size_t c0 = 0; c0 < Cp; c0 += 64) {
     const size_t valid = C - c0 < 64 ? C - c0 : 64;
     const __mmask64 mask = valid == 64 ? ~(__mmask64)0 : (((__mmask64)1 << valid) - 1);
     const size_t nv = (Cp - c0 < 64 ? Cp - c0 : 64) / 16;
-    for (size_t x = 0; x < out_w; ++x) {
-      const ptrdiff_t p0 = (ptrdiff_t)(x * stride) - (ptrdiff_t)pad_left;
-      __m512i t[3];
-      for (int kx = 0; kx < 3; ++kx) {
-        const ptrdiff_t p = p0 + kx;
-        t[kx] = in != nullptr && p >= 0 && p < (ptrdiff_t)in_w
-                    ? _mm512_maskz_loadu_epi8(mask, in + (size_t)p * C + c0)
-                    : padv;
-      }
+    auto tap = [&](ptrdiff_t p) {
+      return in != nullptr && p >= 0 && p < (ptrdiff_t)in_w ? tap_lanes(_mm512_maskz_loadu_epi8(mask, in + (size_t)p * C + c0))
+                                                            : padTap;
+    };
+    auto emit = [&](size_t x, __m512i t0, __m512i t1, __m512i t2) {
       __m512i v[4];
-      interleave64(t[0], t[1], t[2], v);
+      interleave64(t0, t1, t2, v);
       int8_t* dst = out + x * pixelBytes + c0 * 4;
       for (size_t k = 0; k < nv; ++k) _mm512_storeu_si512(dst + 64 * k, v[k]);
+    };
+    const ptrdiff_t left = (ptrdiff_t)pad_left;
+    if (stride == 1) {
+      // Output x + 1 reads two of output x's taps: one new tap per pixel.
+      __m512i t0 = tap(-left), t1 = tap(1 - left);
+      for (size_t x = 0; x < out_w; ++x) {
+        const __m512i t2 = tap((ptrdiff_t)x + 2 - left);
+        emit(x, t0, t1, t2);
+        t0 = t1;
+        t1 = t2;
+      }
+    } else if (stride == 2) {
+      __m512i t0 = tap(-left);
+      for (size_t x = 0; x < out_w; ++x) {
+        const ptrdiff_t p0 = (ptrdiff_t)(2 * x) - left;
+        const __m512i t2 = tap(p0 + 2);
+        emit(x, t0, tap(p0 + 1), t2);
+        t0 = t2;
+      }
+    } else {
+      for (size_t x = 0; x < out_w; ++x) {
+        const ptrdiff_t p0 = (ptrdiff_t)(x * stride) - left;
+        emit(x, tap(p0), tap(p0 + 1), tap(p0 + 2));
+      }
     }
   }
 }

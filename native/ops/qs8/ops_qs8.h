@@ -42,7 +42,8 @@ struct QGemmPart {
   size_t n = 0, k = 0;
   const uint8_t* w = nullptr;  // panels, wStride bytes apart
   size_t wStride = 0;
-  int32_t rowcorrMult = 0;  // S8 formats with a weight zero point: -w_zp; 0: no rowcorr
+  bool rowcorr = false;      // S8 formats with a weight zero point: the kernel takes a rowcorr
+  int32_t rowcorrMult = 0;  // its multiplier (kernels_qs8.h; may be 0 even then)
   QOut out{};
 };
 
@@ -88,8 +89,9 @@ size_t qgemm_panel_bytes(const QKernels& kt, size_t k);
 size_t qgemm_packed_bytes(const QKernels& kt, size_t n, size_t k);
 size_t qgemm_panels(const QKernels& kt, size_t n);
 // Writes panels [p0, p1) of src's weights into dst (qgemm_packed_bytes bytes); returns what the
-// kernels need besides the panels (rowcorrMult).
+// kernels need besides the panels (rowcorr, rowcorrMult).
 void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t p0, size_t p1);
+bool qgemm_needs_rowcorr(const QKernels& kt, int32_t weightZero);
 int32_t qgemm_rowcorr_mult(const QKernels& kt, int32_t weightZero);
 
 // Depthwise 3x3: the weight sets the blocks of an S8Taps4 table need for src at most (1 for the

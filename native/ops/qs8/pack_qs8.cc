@@ -59,14 +59,23 @@ size_t qgemm_packed_bytes(const QKernels& kt, size_t n, size_t k) {
   return checked_mul(qgemm_panels(kt, n), qgemm_panel_bytes(kt, k));
 }
 
+bool qgemm_needs_rowcorr(const QKernels& kt, int32_t weightZero) {
+  return kt.gemm_format != QGemmFormat::S16 && weightZero != 0;
+}
+
 int32_t qgemm_rowcorr_mult(const QKernels& kt, int32_t weightZero) {
-  return kt.gemm_format == QGemmFormat::S16 ? 0 : -weightZero;
+  if (!qgemm_needs_rowcorr(kt, weightZero)) return 0;
+  // S8Xor with a rowcorr multiplies x by w + 128.
+  return kt.gemm_format == QGemmFormat::S8Xor ? -(128 + weightZero) : -weightZero;
 }
 
 void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, size_t p0, size_t p1) {
   const size_t nr = kt.gemm_nr, kg = kt.gemm_kgroup, k = src.k;
   const size_t panelBytes = qgemm_panel_bytes(kt, k);
   const bool s16 = kt.gemm_format == QGemmFormat::S16;
+  // S8Xor: the weights flipped to w + 128 when the part has a rowcorr, else x (kernels_qs8.h).
+  const bool xorX = kt.gemm_format == QGemmFormat::S8Xor && !qgemm_needs_rowcorr(kt, src.weightZero);
+  const uint8_t wFlip = kt.gemm_format == QGemmFormat::S8Xor && !xorX ? 0x80 : 0;
   const int64_t xzp = src.inputZero, wzp = src.weightZero;
   int32_t bias[64];  // nr <= 64
   for (size_t p = p0; p < p1; ++p) {
@@ -80,7 +89,7 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
       // Σ(w - w_zp)(x - x_zp) = Σ w·x - w_zp·Σx - x_zp·Σw + k·w_zp·x_zp; the -w_zp·Σx term is the
       // S8 formats' rowcorr, S16 has it in its centered weights.
       int64_t b = (int64_t)src.b(c0 + j) - xzp * sum + (int64_t)k * wzp * xzp;
-      if (kt.gemm_format == QGemmFormat::S8Xor) b -= 128 * sum;  // the kernel feeds x + 128
+      if (xorX) b -= 128 * sum;  // the kernel feeds x + 128
       bias[j] = wrap32(b);
     }
     write_header(panel, nr, kt.lanes, bias, src, c0, count);
@@ -95,8 +104,8 @@ void qpack_gemm_panels(const QKernels& kt, const QConvSrc& src, uint8_t* dst, si
           int16_t* dst = reinterpret_cast<int16_t*>(wt) + at;
           for (size_t r = 0; r < lanes; ++r) dst[r] = (int16_t)(src.w(row + g0 + r) - wzp);
         } else {
-          int8_t* dst = reinterpret_cast<int8_t*>(wt) + at;
-          for (size_t r = 0; r < lanes; ++r) dst[r] = src.w(row + g0 + r);
+          uint8_t* dst = wt + at;  // padding stays 0: nothing for the bytes read past k
+          for (size_t r = 0; r < lanes; ++r) dst[r] = (uint8_t)src.w(row + g0 + r) ^ wFlip;
         }
       }
     }

@@ -18,7 +18,7 @@ size_t pointwise_block(const QKernels& kt, size_t K) {
 // The rowcorr of m rows, or nullptr when the part needs none.
 const int32_t* rowcorr(const QKernels& kt, const QGemmPart& g, size_t m, const int8_t* a,
                        size_t a_stride, uint8_t* scratch) {
-  if (g.rowcorrMult == 0) return nullptr;
+  if (!g.rowcorr) return nullptr;
   int32_t* rc = reinterpret_cast<int32_t*>(scratch);
   kt.rowsum(m, g.k, a, a_stride, g.rowcorrMult, rc);
   return rc;

@@ -1,7 +1,9 @@
-// AVX-512 VNNI int8 GEMM (format S8Xor): panels of 16 channels x groups of 4 k as int8; each A
-// value is broadcast as 4 bytes, flipped to x + 128 (vpdpbusd multiplies unsigned by signed bytes;
-// the 128 * Σw it adds is folded into the bias), and tiles of up to 6 rows x 4 panels keep 24
-// accumulators in registers. Also the row sums of the S8 formats' rowcorr.
+// AVX-512 VNNI int8 GEMM (format S8Xor): panels of 16 channels x groups of 4 k; each A value is
+// broadcast as 4 bytes, and tiles of up to 6 rows x 4 panels keep 24 accumulators in registers.
+// vpdpbusd multiplies unsigned by signed bytes: without a rowcorr (w_zp = 0) A is flipped to
+// x + 128 per row and group (the 128 * Σw it adds is in the bias); with one (w_zp != 0) the
+// weights were packed as w + 128 and A goes in as it is (the 128 * Σx is in the rowcorr). Also
+// the row sums of the S8 formats' rowcorr.
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,20 +20,27 @@ const size_t kHeader = kNR * kQHeaderBytesPerChannel;
 // Requantizes and stores an MR x (16 * NV) tile of accumulators (n valid columns). finish64 narrows
 // four vectors at a time: one row of 4 panels, two rows of 2, four rows of 1 (3 panels: a row and
 // a vector of zeros).
+// The accumulators are requantized panel by panel, so that one panel's constants (9 vectors) are
+// live at a time: all NV panels' would not fit in the registers, and were copied to the stack on
+// every tile. Not inlined: in the tile, GCC then kept the k loop's accumulators on the stack.
 template <int MR, int NV>
-void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
+__attribute__((noinline)) void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
                 const QOut* out) {
   constexpr int G = NV >= 3 ? 1 : 4 / NV;  // rows per group of four vectors
+  alignas(64) __m512i req[MR * NV];
+#pragma GCC unroll 4
+  for (int j = 0; j < NV; ++j) {
+    const Rq16 rq = load_rq16(w + j * w_stride, kNR, 0);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) _mm512_store_si512(req + i * NV + j, requant16(_mm512_load_si512(acc + i * NV + j), rq));
+  }
   const Out16 o = load_out16(*out);
-  Rq16 rq[NV];
-  for (int j = 0; j < NV; ++j) rq[j] = load_rq16(w + j * w_stride, kNR, 0);
   const __mmask64 mask = n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
   for (int i0 = 0; i0 < MR; i0 += G) {
     __m512i r[4];
     for (int q = 0; q < 4; ++q) {
       const int i = i0 + q / NV, j = q % NV;
-      r[q] = q < G * NV && i < MR && j < NV ? requant16(_mm512_load_si512(acc + i * NV + j), rq[j])
-                                            : _mm512_setzero_si512();
+      r[q] = q < G * NV && i < MR && j < NV ? _mm512_load_si512(req + i * NV + j) : _mm512_setzero_si512();
     }
     const __m512i v = finish64(r[0], r[1], r[2], r[3], o);
     if (NV >= 3) {
@@ -62,7 +71,9 @@ void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c
   }
 }
 
-template <int MR, int NV>
+// XW: A flipped (x + 128, unsigned operand) against int8 weights; else the weights (w + 128) are
+// the unsigned operand and A is signed.
+template <int MR, int NV, bool XW>
 void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w_stride,
           const int32_t* rowcorr, int8_t* c, size_t c_stride, size_t n, const QOut* out) {
   // The accumulators live in registers through the k loop; GCC keeps them there only when every
@@ -89,9 +100,10 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w
     for (int i = 0; i < MR; ++i) {
       int32_t four;
       __builtin_memcpy(&four, ar[i] + 4 * g, 4);
-      const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(four), flip);
+      const __m512i x = XW ? _mm512_xor_si512(_mm512_set1_epi32(four), flip) : _mm512_set1_epi32(four);
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], x, b[j]);
+      for (int j = 0; j < NV; ++j)
+        acc[i][j] = XW ? _mm512_dpbusd_epi32(acc[i][j], x, b[j]) : _mm512_dpbusd_epi32(acc[i][j], b[j], x);
     }
   }
   alignas(64) __m512i spill[MR * NV];
@@ -105,10 +117,16 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w
 typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, size_t, const int32_t*, int8_t*,
                        size_t, size_t, const QOut*);
 
-const TileFn kTiles[6][4] = {
-    {tile<1, 1>, tile<1, 2>, tile<1, 3>, tile<1, 4>}, {tile<2, 1>, tile<2, 2>, tile<2, 3>, tile<2, 4>},
-    {tile<3, 1>, tile<3, 2>, tile<3, 3>, tile<3, 4>}, {tile<4, 1>, tile<4, 2>, tile<4, 3>, tile<4, 4>},
-    {tile<5, 1>, tile<5, 2>, tile<5, 3>, tile<5, 4>}, {tile<6, 1>, tile<6, 2>, tile<6, 3>, tile<6, 4>},
+template <bool XW>
+struct Tiles {
+  static constexpr TileFn fn[6][4] = {
+      {tile<1, 1, XW>, tile<1, 2, XW>, tile<1, 3, XW>, tile<1, 4, XW>},
+      {tile<2, 1, XW>, tile<2, 2, XW>, tile<2, 3, XW>, tile<2, 4, XW>},
+      {tile<3, 1, XW>, tile<3, 2, XW>, tile<3, 3, XW>, tile<3, 4, XW>},
+      {tile<4, 1, XW>, tile<4, 2, XW>, tile<4, 3, XW>, tile<4, 4, XW>},
+      {tile<5, 1, XW>, tile<5, 2, XW>, tile<5, 3, XW>, tile<5, 4, XW>},
+      {tile<6, 1, XW>, tile<6, 2, XW>, tile<6, 3, XW>, tile<6, 4, XW>},
+  };
 };
 
 }  // namespace
@@ -117,13 +135,14 @@ void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_st
                       size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
                       const QOut* out) {
   const uint8_t* panels = static_cast<const uint8_t*>(w);
+  const auto& tiles = rowcorr != nullptr ? Tiles<false>::fn : Tiles<true>::fn;
   for (size_t j0 = 0; j0 < n; j0 += 4 * kNR) {
     const size_t nb = n - j0 < 4 * kNR ? n - j0 : 4 * kNR;
     const size_t nv = (nb + kNR - 1) / kNR;
     const uint8_t* wj = panels + (j0 / kNR) * w_stride;
     for (size_t i0 = 0; i0 < m; i0 += 6) {
       const size_t mr = m - i0 < 6 ? m - i0 : 6;
-      kTiles[mr - 1][nv - 1](k, a + i0 * a_stride, a_stride, wj, w_stride,
+      tiles[mr - 1][nv - 1](k, a + i0 * a_stride, a_stride, wj, w_stride,
                              rowcorr != nullptr ? rowcorr + i0 : nullptr, c + i0 * c_stride + j0, c_stride, nb, out);
     }
   }
