@@ -99,9 +99,11 @@ const float* PlanReader::float32_array(const Napi::Object& o, const char* key, s
          std::to_string(length));
   const float* data = a.Data();
   for (size_t i = 0; i < length; ++i)
-    if (!(data[i] >= lo && data[i] < hi))
-      fail(std::string("'") + key + "' value " + std::to_string(i) + " is " + std::to_string(data[i]) +
-           " (must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "))");
+    if (!(data[i] >= lo && data[i] < hi)) {
+      char msg[128];
+      std::snprintf(msg, sizeof msg, "' value %zu is %g (must be in [%g, %g))", i, (double)data[i], (double)lo, (double)hi);
+      fail(std::string("'") + key + msg);
+    }
   return data;
 }
 
@@ -109,8 +111,11 @@ float PlanReader::float32(const Napi::Object& o, const char* key, double lo, dou
   const Napi::Value v = o.Get(key);
   if (!v.IsNumber()) fail(std::string("'") + key + "' must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || (double)(float)d != d)
-    fail(std::string("'") + key + "' must be a float32 value in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  if (!(d >= lo && d <= hi) || (double)(float)d != d) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "' must be a float32 value in [%g, %g] (got %g)", lo, hi, d);
+    fail(std::string("'") + key + msg);
+  }
   return (float)d;
 }
 
