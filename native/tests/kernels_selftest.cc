@@ -615,8 +615,9 @@ int main() {
         for (size_t kk : {1, 16, 28, 63, 64, 65, 200}) check_qrowsum(k, m, kk, kk + (m % 3) * 5);
     for (size_t c : {1, 3, 8, 15, 16, 17, 24, 33, 64, 65, 96, 144})
       for (size_t hw : {1, 2, 3, 7, 8})
-        for (size_t stride : {1, 2}) {
-          // w_zp -128 with w 127 needs three int8 parts of w' = 255 (S8Taps4).
+        for (size_t stride : {1, 2, 3}) {
+          // w_zp -128 with w 127 needs three int8 parts of w' = 255 (S8Taps4). Strides 1 and 2
+          // build rows reusing taps across output pixels (VNNI), others tap by tap.
           check_qdw(k, hw, hw + 2, c, stride, zeros[z % 5], z % 3 == 0 ? -128 : irand(-128, 127));
           ++z;
         }
