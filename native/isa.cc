@@ -14,26 +14,31 @@ namespace {
 
 const Kernels kScalar = {"scalar", kScalarMR, kScalarNR, kScalarCB, gemm_scalar, igemm_scalar, dw3x3_scalar};
 const QKernels kQScalar = {"scalar", 4, 8, 1, QGemmFormat::S16, 1, 8, QDwFormat::I16,
-                           qgemm_scalar, nullptr, qdw3x3_scalar, nullptr, qadd_scalar};
+                           qgemm_scalar, nullptr, qdw3x3_scalar, nullptr, qadd_scalar,
+                           qgemm_fp32_scalar, qdw3x3_fp32_scalar, qadd_xnn_scalar};
 #if defined(MOBILENET_HAVE_X86_KERNELS)
 const Kernels kAvx2 = {"avx2", kAvx2MR, kAvx2NR, kAvx2CB, gemm_avx2, igemm_avx2, dw3x3_avx2};
 const Kernels kAvx512 = {"avx512", kAvx512MR, kAvx512NR, kAvx512CB, gemm_avx512, igemm_avx512, dw3x3_avx512};
 #endif
 #if defined(MOBILENET_HAVE_X86_KERNELS)
 const QKernels kQAvx2 = {"avx2", 4, 16, 2, QGemmFormat::S16, 8, 8, QDwFormat::I16Z32,
-                         qgemm_avx2, nullptr, qdw3x3_avx2, nullptr, qadd_avx2};
+                         qgemm_avx2, nullptr, qdw3x3_avx2, nullptr, qadd_avx2,
+                         qgemm_fp32_avx2, qdw3x3_fp32_avx2, qadd_xnn_avx2};
 const QKernels kQAvx512Vnni = {"avx512vnni", 6, 16, 4, QGemmFormat::S8Xor, 16, 16, QDwFormat::S8Taps4,
                                qgemm_avx512vnni, qrowsum_avx512vnni, qdw3x3_avx512vnni,
-                               qdw_build_avx512vnni, qadd_avx512vnni};
+                               qdw_build_avx512vnni, qadd_avx512vnni, qgemm_fp32_avx512vnni,
+                               qdw3x3_fp32_avx512vnni, qadd_xnn_avx512vnni};
 #endif
 #if defined(MOBILENET_HAVE_NEON_KERNELS)
 const Kernels kNeon = {"neon", kNeonMR, kNeonNR, kNeonCB, gemm_neon, igemm_neon, dw3x3_neon};
 #endif
 #if defined(MOBILENET_HAVE_NEON_KERNELS)
 const QKernels kQNeon = {"neon", 4, 8, 1, QGemmFormat::S16, 4, 8, QDwFormat::I16,
-                         qgemm_neon, nullptr, qdw3x3_neon, nullptr, qadd_neon};
+                         qgemm_neon, nullptr, qdw3x3_neon, nullptr, qadd_neon,
+                         qgemm_fp32_neon, qdw3x3_fp32_neon, qadd_xnn_neon};
 const QKernels kQNeonDot = {"neon-dot", 4, 8, 4, QGemmFormat::S8, 4, 8, QDwFormat::I16,
-                            qgemm_neondot, qrowsum_neondot, qdw3x3_neon, nullptr, qadd_neon};
+                            qgemm_neondot, qrowsum_neondot, qdw3x3_neon, nullptr, qadd_neon,
+                            qgemm_fp32_neondot, qdw3x3_fp32_neon, qadd_xnn_neon};
 #endif
 
 // Every ISA name of both families, best first: MOBILENET_ISA=<name> drops those before it.

@@ -1,7 +1,9 @@
 // int8 (qs8) microkernel interface, apart from the fp32 one in kernels.h: kernels named op x ISA
 // (ops/qs8/<op>_qs8_<isa>.cc) that know nothing about plans or threads. Every kernel is bit-exact
-// with the integer reference (src/engine/int8/ops.ts): int32 accumulation (wrapping), TFLite's
-// MultiplyByQuantizedMultiplier with double rounding, the output zero point and the clamps.
+// with the integer reference (src/engine/int8/ops.ts): int32 accumulation (wrapping), then one of
+// the plan's two requantization schemes (QPlan.rounding), each a separate entry of the table chosen
+// once per step: TFLite's MultiplyByQuantizedMultiplier with double rounding, or XNNPACK's float32
+// scale rounded to nearest-even (the *_fp32 entries); then the output zero point and the clamps.
 //
 // IMPORTANT: included by files compiled with ISA flags. Plain declarations only (see kernels.h).
 #pragma once
@@ -38,6 +40,12 @@ struct QOut {
 // (SRDHM rounds a*M / 2^31 half up: (a*M + 2^30) >> 31 for either sign; the rounding of the right
 // shift, half away from zero, folds in as 2^(right-1) - [h < 0] times 2^31, and h < 0 can be read
 // off a < 0 because |a| * M >= 2^30 whenever a != 0 and M != 0).
+// The 'xnnpack' scheme (the *_fp32 kernels) uses the same header size and reads only two arrays:
+//   int32 bias[nr]    as above
+//   float scale[nr]   in mult's place: out = rint(float32(float32(acc) * scale)), halves to even
+// (the rest is zero). A product beyond the int32 range is clamped to the upper bound in float
+// before converting (conversions of larger values give INT32_MIN); rounding commutes with the
+// clamp as the bounds are integers.
 enum : size_t { kQHeaderBytesPerChannel = 4 * 4 + 3 * 8 };
 
 // How a kernel table wants its GEMM weights. k is padded with zero weights to a multiple of the
@@ -109,9 +117,18 @@ struct QAddParams {
   QOut out;
 };
 
+// XNNPACK's 8-bit ADD (the 'xnnpack' scheme, the add_xnn entries): clamp(((bias + a * mult_a +
+// b * mult_b) >> shift) + zero) on the storage values (mult < 2^21, |terms| < 2^30: no overflow).
+struct QAddXnnParams {
+  int32_t mult_a, mult_b, bias, shift;
+  QOut out;
+};
+
 // out[i] = ADD(a[i], b[i]) for i < n; out may be a or b.
 typedef void (*QAddFn)(size_t n, const int8_t* a, const int8_t* b, int8_t* out,
                        const QAddParams* p);
+typedef void (*QAddXnnFn)(size_t n, const int8_t* a, const int8_t* b, int8_t* out,
+                          const QAddXnnParams* p);
 
 struct QKernels {
   const char* name;
@@ -127,6 +144,10 @@ struct QKernels {
   QDw3x3Fn dw3x3;
   QDwBuildFn dw_build;  // S8Taps4 only (Padded rows are built by generic code)
   QAddFn add;
+  // The 'xnnpack' scheme's entries: the same formats and packing, XNNPACK's requantization.
+  QGemmFn gemm_fp32;
+  QDw3x3Fn dw3x3_fp32;
+  QAddXnnFn add_xnn;
 };
 
 void qgemm_scalar(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
@@ -134,12 +155,22 @@ void qgemm_scalar(size_t, size_t, size_t, const int8_t*, size_t, const void*, si
 void qdw3x3_scalar(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
                    const QOut*);
 void qadd_scalar(size_t, const int8_t*, const int8_t*, int8_t*, const QAddParams*);
+void qgemm_fp32_scalar(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
+                       const int32_t*, int8_t*, size_t, const QOut*);
+void qdw3x3_fp32_scalar(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
+                        const QOut*);
+void qadd_xnn_scalar(size_t, const int8_t*, const int8_t*, int8_t*, const QAddXnnParams*);
 
 void qgemm_avx2(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
                 const int32_t*, int8_t*, size_t, const QOut*);
 void qdw3x3_avx2(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
                  const QOut*);
 void qadd_avx2(size_t, const int8_t*, const int8_t*, int8_t*, const QAddParams*);
+void qgemm_fp32_avx2(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
+                     const int32_t*, int8_t*, size_t, const QOut*);
+void qdw3x3_fp32_avx2(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
+                      const QOut*);
+void qadd_xnn_avx2(size_t, const int8_t*, const int8_t*, int8_t*, const QAddXnnParams*);
 
 void qgemm_avx512vnni(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
                       const int32_t*, int8_t*, size_t, const QOut*);
@@ -148,15 +179,27 @@ void qdw3x3_avx512vnni(const int8_t* const*, size_t, size_t, size_t, const void*
                        const QOut*);
 void qdw_build_avx512vnni(const int8_t*, size_t, size_t, size_t, size_t, size_t, int8_t, int8_t*);
 void qadd_avx512vnni(size_t, const int8_t*, const int8_t*, int8_t*, const QAddParams*);
+void qgemm_fp32_avx512vnni(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
+                           const int32_t*, int8_t*, size_t, const QOut*);
+void qdw3x3_fp32_avx512vnni(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
+                            const QOut*);
+void qadd_xnn_avx512vnni(size_t, const int8_t*, const int8_t*, int8_t*, const QAddXnnParams*);
 
 void qgemm_neon(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
                 const int32_t*, int8_t*, size_t, const QOut*);
 void qdw3x3_neon(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
                  const QOut*);
 void qadd_neon(size_t, const int8_t*, const int8_t*, int8_t*, const QAddParams*);
+void qgemm_fp32_neon(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
+                     const int32_t*, int8_t*, size_t, const QOut*);
+void qdw3x3_fp32_neon(const int8_t* const*, size_t, size_t, size_t, const void*, size_t, int8_t*,
+                      const QOut*);
+void qadd_xnn_neon(size_t, const int8_t*, const int8_t*, int8_t*, const QAddXnnParams*);
 
 void qgemm_neondot(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
                    const int32_t*, int8_t*, size_t, const QOut*);
 void qrowsum_neondot(size_t, size_t, const int8_t*, size_t, int32_t, int32_t*);
+void qgemm_fp32_neondot(size_t, size_t, size_t, const int8_t*, size_t, const void*, size_t,
+                        const int32_t*, int8_t*, size_t, const QOut*);
 
 }  // namespace mn

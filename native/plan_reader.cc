@@ -88,6 +88,37 @@ const int32_t* PlanReader::int32_array(const Napi::Object& o, const char* key, s
   return a.Data();
 }
 
+const float* PlanReader::float32_array(const Napi::Object& o, const char* key, size_t length, float lo,
+                                       float hi) const {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    fail(std::string("'") + key + "' must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() < length)
+    fail(std::string("'") + key + "' has " + std::to_string(a.ElementLength()) + " values, expected " +
+         std::to_string(length));
+  const float* data = a.Data();
+  for (size_t i = 0; i < length; ++i)
+    if (!(data[i] >= lo && data[i] < hi)) {
+      char msg[128];
+      std::snprintf(msg, sizeof msg, "' value %zu is %g (must be in [%g, %g))", i, (double)data[i], (double)lo, (double)hi);
+      fail(std::string("'") + key + msg);
+    }
+  return data;
+}
+
+float PlanReader::float32(const Napi::Object& o, const char* key, double lo, double hi) const {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) fail(std::string("'") + key + "' must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || (double)(float)d != d) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "' must be a float32 value in [%g, %g] (got %g)", lo, hi, d);
+    fail(std::string("'") + key + msg);
+  }
+  return (float)d;
+}
+
 size_t PlanReader::mul(std::initializer_list<size_t> xs) const {
   size_t r = 1;
   for (size_t x : xs) {

@@ -45,6 +45,10 @@ class PlanReader {
   // int32: at least `length`.
   const int8_t* int8_array(const Napi::Object& o, const char* key, size_t length) const;
   const int32_t* int32_array(const Napi::Object& o, const char* key, size_t length) const;
+  // float32: at least `length` values, each finite and in [lo, hi).
+  const float* float32_array(const Napi::Object& o, const char* key, size_t length, float lo, float hi) const;
+  // A number that is a float32 value (Math.fround of itself), finite and in [lo, hi].
+  float float32(const Napi::Object& o, const char* key, double lo, double hi) const;
 
   // Product of sizes, failing with "tensor too large" above kMaxElems.
   size_t mul(std::initializer_list<size_t> xs) const;

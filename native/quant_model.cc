@@ -16,11 +16,28 @@ namespace {
 
 const int64_t kInt32Max = 2147483647;
 
+// TFLite's per-channel multiplier and shift of an output stage.
+void read_fixed_point(const PlanReader& rs, const Napi::Object& stage, size_t channels, QConvSrc* src);
+
 // The output stage of a conv-like op: plan.ts OutputStage { multiplier, shift, zeroPoint, actMin,
-// actMax } for `channels` channels.
-QOut read_output_stage(const PlanReader& r, const Napi::Object& o, size_t channels, QConvSrc* src) {
+// actMax } for `channels` channels; in the 'xnnpack' scheme (fp32) its float32 `scale` instead of
+// multiplier and shift (XNNPACK's range: [2^-32, 256)).
+QOut read_output_stage(const PlanReader& r, const Napi::Object& o, size_t channels, bool fp32, QConvSrc* src) {
   const Napi::Object stage = r.object(o, "requant");
   PlanReader rs(r.env(), r.where() + " requant");
+  if (fp32) {
+    src->scale = rs.float32_array(stage, "scale", channels, 0x1p-32f, 256.0f);
+  } else {
+    read_fixed_point(rs, stage, channels, src);
+  }
+  const int32_t zero = (int32_t)rs.integer(stage, "zeroPoint", -128, 127);
+  const int32_t lo = (int32_t)rs.integer(stage, "actMin", -128, 127);
+  const int32_t hi = (int32_t)rs.integer(stage, "actMax", -128, 127);
+  if (lo > hi) rs.fail("actMin > actMax");
+  return QOut{zero, lo - zero, hi - zero};
+}
+
+void read_fixed_point(const PlanReader& rs, const Napi::Object& stage, size_t channels, QConvSrc* src) {
   src->multiplier = rs.int32_array(stage, "multiplier", channels);
   src->shift = rs.int32_array(stage, "shift", channels);
   for (size_t c = 0; c < channels; ++c) {
@@ -31,11 +48,6 @@ QOut read_output_stage(const PlanReader& r, const Napi::Object& o, size_t channe
       rs.fail("shift " + std::to_string(c) + " is " + std::to_string(src->shift[c]) +
               " (must be in [-31, 31])");
   }
-  const int32_t zero = (int32_t)rs.integer(stage, "zeroPoint", -128, 127);
-  const int32_t lo = (int32_t)rs.integer(stage, "actMin", -128, 127);
-  const int32_t hi = (int32_t)rs.integer(stage, "actMax", -128, 127);
-  if (lo > hi) rs.fail("actMin > actMax");
-  return QOut{zero, lo - zero, hi - zero};
 }
 
 // The model file's bytes of a weight or bias tensor, { type, data: Uint8Array } (plan.ts
@@ -83,7 +95,7 @@ void read_qbias(const PlanReader& r, const Napi::Object& o, size_t count, QConvS
 }
 
 // plan.ts / ops.ts QWeights + inputZeroPoint + requant of a conv-like op with n outputs of k inputs.
-QConvSrc read_conv(const PlanReader& r, const Napi::Object& o, size_t n, size_t k, QOut* out) {
+QConvSrc read_conv(const PlanReader& r, const Napi::Object& o, size_t n, size_t k, bool fp32, QOut* out) {
   QConvSrc src;
   src.n = n;
   src.k = k;
@@ -91,7 +103,7 @@ QConvSrc read_conv(const PlanReader& r, const Napi::Object& o, size_t n, size_t 
   read_qbias(r, o, n, &src);
   src.weightZero = (int32_t)r.integer(o, "weightZeroPoint", -128, 127);
   src.inputZero = (int32_t)r.integer(o, "inputZeroPoint", -128, 127);
-  *out = read_output_stage(r, o, n, &src);
+  *out = read_output_stage(r, o, n, fp32, &src);
   return src;
 }
 
@@ -111,6 +123,29 @@ QRequant read_requant(const PlanReader& r, const Napi::Object& o, const char* mu
   return make_requant((int32_t)r.integer(o, mult, 0, kInt32Max), (int)r.integer(o, shift, -31, 31));
 }
 
+// The activation bounds and zero point of an ADD as a QOut.
+QOut read_add_out(const PlanReader& r, const Napi::Object& o, const char* zeroKey) {
+  const int32_t zero = (int32_t)r.integer(o, zeroKey, -128, 127);
+  const int32_t lo = (int32_t)r.integer(o, "actMin", -128, 127);
+  const int32_t hi = (int32_t)r.integer(o, "actMax", -128, 127);
+  if (lo > hi) r.fail("actMin > actMax");
+  return QOut{zero, lo - zero, hi - zero};
+}
+
+// xnnpack.ts XnnAddParams (the 'xnnpack' scheme's residual ADD). The bounds keep the kernels'
+// int32 sum bias + a * mult_a + b * mult_b below 2^30 + 2^29 in magnitude (XNNPACK's multipliers
+// have at most 21 bits).
+QAddXnnParams read_add_xnn(const PlanReader& r, const Napi::Object& o) {
+  if (r.string(o, "scheme") != "xnnpack") r.fail("'scheme' must be 'xnnpack' in a plan of rounding 'xnnpack'");
+  QAddXnnParams p;
+  p.mult_a = (int32_t)r.integer(o, "aMultiplier", 0, int64_t(1) << 21);
+  p.mult_b = (int32_t)r.integer(o, "bMultiplier", 0, int64_t(1) << 21);
+  p.bias = (int32_t)r.integer(o, "bias", -(int64_t(1) << 30), int64_t(1) << 30);
+  p.shift = (int32_t)r.integer(o, "shift", 1, 31);
+  p.out = read_add_out(r, o, "outputZeroPoint");
+  return p;
+}
+
 // plan.ts AddParams (the residual ADD of a bottleneck).
 QAddParams read_add(const PlanReader& r, const Napi::Object& o) {
   QAddParams p;
@@ -120,12 +155,34 @@ QAddParams read_add(const PlanReader& r, const Napi::Object& o) {
   p.in1 = read_requant(r, o, "input1Multiplier", "input1Shift");
   p.in2 = read_requant(r, o, "input2Multiplier", "input2Shift");
   p.sum = read_requant(r, o, "outputMultiplier", "outputShift");
-  const int32_t zero = (int32_t)r.integer(o, "outputOffset", -128, 127);
-  const int32_t lo = (int32_t)r.integer(o, "actMin", -128, 127);
-  const int32_t hi = (int32_t)r.integer(o, "actMax", -128, 127);
-  if (lo > hi) r.fail("actMin > actMax");
-  p.out = QOut{zero, lo - zero, hi - zero};
+  p.out = read_add_out(r, o, "outputOffset");
   return p;
+}
+
+// plan.ts MeanParams of a MEAN over `pixels` values per channel.
+void read_mean(const PlanReader& rm, const Napi::Object& pm, size_t pixels, QStepDesc* s) {
+  const int64_t multiplier = rm.integer(pm, "multiplier", 0, kInt32Max);
+  const int64_t shift = rm.integer(pm, "shift", -31, 31);
+  s->meanInZero = (int32_t)rm.integer(pm, "inputZeroPoint", -128, 127);
+  const int32_t zero = (int32_t)rm.integer(pm, "outputZeroPoint", -128, 127);
+  // reduce.h QuantizedMeanOrSum folds 1/n into the multiplier at run time.
+  int64_t k = 0;
+  while ((size_t(2) << k) <= pixels) ++k;  // floor(log2 n)
+  k = std::min<int64_t>(std::min<int64_t>(k, 32), 31 + shift);
+  s->meanMult = (int32_t)((multiplier << k) / (int64_t)pixels);
+  s->meanShift = (int32_t)(shift - k);
+  s->out = QOut{zero, -128 - zero, 127 - zero};
+}
+
+// xnnpack.ts XnnMeanParams (the 'xnnpack' scheme's MEAN).
+void read_mean_xnn(const PlanReader& rm, const Napi::Object& pm, QStepDesc* s) {
+  if (rm.string(pm, "scheme") != "xnnpack") rm.fail("'scheme' must be 'xnnpack' in a plan of rounding 'xnnpack'");
+  s->meanFp32 = true;
+  s->meanScale = rm.float32(pm, "scale", 0x1p-40, 0x1p40);
+  s->meanZero = rm.float32(pm, "zeroPoint", -0x1p40, 0x1p40);
+  const int64_t offset = rm.integer(pm, "offset", 0, 128);
+  if (offset != 0 && offset != 128) rm.fail("'offset' must be 0 or 128");
+  s->meanOffset = (int32_t)offset;
 }
 
 // One part of the packed block: a GEMM's panels, a depthwise's blocks or raw weights. Packed on
@@ -172,6 +229,10 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
   output_ = top.uint(plan, "output");
   outputSize_ = top.uint(plan, "outputSize", 1);
   arenaBytes_ = top.uint(plan, "arenaBytes", 1);
+  // The requantization scheme picks the kernels of every conv-like step and ADD, here, once.
+  const std::string rounding = top.string(plan, "rounding");
+  if (rounding != "tflite" && rounding != "xnnpack") top.fail("'rounding' must be 'tflite' or 'xnnpack'");
+  const bool fp32 = rounding == "xnnpack";
   if (arenaBytes_ > kMaxActivationBytes)
     top.fail("arenaBytes " + std::to_string(arenaBytes_) + " (" + mib(arenaBytes_) + ") exceeds the " +
              mib(kMaxActivationBytes) + " limit on activation memory (arena + scratch)");
@@ -205,6 +266,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
     return jobs.back();
   };
   auto gemm = [&](const PlanReader& rr, const QConvSrc& src, const QOut& out, QGemmPart* part) {
+    part->fn = fp32 ? kt.gemm_fp32 : kt.gemm;
     part->n = src.n;
     part->k = src.k;
     part->wStride = qgemm_panel_bytes(kt, src.k);
@@ -214,6 +276,8 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
     addJob(rr, PackJob::Gemm, qgemm_packed_bytes(kt, src.n, src.k), qgemm_panels(kt, src.n), &part->w).src = src;
   };
   auto dw = [&](const PlanReader& rr, const QConvSrc& src, const QOut& out, size_t kernel, QDwPart* part) {
+    part->fn = fp32 ? kt.dw3x3_fp32 : kt.dw3x3;
+    part->fp32 = fp32;
     part->pad = (int8_t)src.inputZero;
     part->out = out;
     if (kernel == 3) {
@@ -247,7 +311,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         read_spatial(r, o, s.kernel, &s);
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        const QConvSrc src = read_conv(r, o, s.outC, r.mul({s.kernel, s.kernel, s.inC}), &out);
+        const QConvSrc src = read_conv(r, o, s.outC, r.mul({s.kernel, s.kernel, s.inC}), fp32, &out);
         s.pad = (int8_t)src.inputZero;
         gemm(r, src, out, &s.gemm0);
         inSize = r.mul({s.inH, s.inW, s.inC});
@@ -257,7 +321,7 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         s.kernel = r.uint(o, "kernel", 1);
         read_spatial(r, o, s.kernel, &s);
         s.inC = s.expandC = s.outC = r.uint(o, "channels", 1);
-        const QConvSrc src = read_conv(r, o, s.inC, r.mul({s.kernel, s.kernel}), &out);
+        const QConvSrc src = read_conv(r, o, s.inC, r.mul({s.kernel, s.kernel}), fp32, &out);
         dw(r, src, out, s.kernel, &s.dw);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.inC});
@@ -268,14 +332,14 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
         s.inW = s.outW = r.uint(o, "w", 1);
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        gemm(r, read_conv(r, o, s.outC, s.inC, &out), out, &s.gemm0);
+        gemm(r, read_conv(r, o, s.outC, s.inC, fp32, &out), out, &s.gemm0);
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.inH, s.inW, s.outC});
       } else if (op == "fc") {
         s.op = QOpType::Fc;
         s.inC = r.uint(o, "inC", 1);
         s.outC = r.uint(o, "outC", 1);
-        gemm(r, read_conv(r, o, s.outC, s.inC, &out), out, &s.gemm0);
+        gemm(r, read_conv(r, o, s.outC, s.inC, fp32, &out), out, &s.gemm0);
         inSize = s.inC;
         outSize = s.outC;
       } else if (op == "bottleneck") {
@@ -294,24 +358,30 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
           if (re.uint(e, "h", 1) != s.inH || re.uint(e, "w", 1) != s.inW)
             re.fail("h x w must be the depthwise's inH x inW");
           if (re.uint(e, "outC", 1) != s.expandC) re.fail("outC must be the depthwise's channels");
-          gemm(re, read_conv(re, e, s.expandC, s.inC, &out), out, &s.gemm0);
+          gemm(re, read_conv(re, e, s.expandC, s.inC, fp32, &out), out, &s.gemm0);
         } else {
           s.inC = s.expandC;
         }
-        dw(rd, read_conv(rd, d, s.expandC, 9, &out), out, 3, &s.dw);
+        dw(rd, read_conv(rd, d, s.expandC, 9, fp32, &out), out, 3, &s.dw);
         PlanReader rp(env, at + " (bottleneck project)");
         const Napi::Object p = r.object(o, "project");
         if (rp.uint(p, "h", 1) != s.outH || rp.uint(p, "w", 1) != s.outW)
           rp.fail("h x w must be the depthwise's outH x outW");
         if (rp.uint(p, "inC", 1) != s.expandC) rp.fail("inC must be the depthwise's channels");
         s.outC = rp.uint(p, "outC", 1);
-        gemm(rp, read_conv(rp, p, s.outC, s.expandC, &out), out, &s.gemm1);
+        gemm(rp, read_conv(rp, p, s.outC, s.expandC, fp32, &out), out, &s.gemm1);
         PlanReader ra(env, at + " (bottleneck residual)");
         const Napi::Object add = r.optional_object(o, "residual", &s.residual);
         if (s.residual) {
           if (s.stride != 1 || s.inC != s.outC || s.inH != s.outH || s.inW != s.outW)
             ra.fail("a residual needs stride 1 and identical input and output shapes");
-          s.add = read_add(ra, add);
+          if (fp32) {
+            s.add.xnnFn = kt.add_xnn;
+            s.add.xnn = read_add_xnn(ra, add);
+          } else {
+            s.add.fn = kt.add;
+            s.add.params = read_add(ra, add);
+          }
         }
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = r.mul({s.outH, s.outW, s.outC});
@@ -336,17 +406,10 @@ QuantModel::QuantModel(Napi::Env env, const Napi::Object& plan, const QKernels* 
           s.op = QOpType::Mean;
           PlanReader rm(env, at + " (mean params)");
           const Napi::Object pm = r.object(o, "params");
-          const int64_t multiplier = rm.integer(pm, "multiplier", 0, kInt32Max);
-          const int64_t shift = rm.integer(pm, "shift", -31, 31);
-          s.meanInZero = (int32_t)rm.integer(pm, "inputZeroPoint", -128, 127);
-          const int32_t zero = (int32_t)rm.integer(pm, "outputZeroPoint", -128, 127);
-          // reduce.h QuantizedMeanOrSum folds 1/n into the multiplier at run time.
-          int64_t k = 0;
-          while ((size_t(2) << k) <= pixels) ++k;  // floor(log2 n)
-          k = std::min<int64_t>(std::min<int64_t>(k, 32), 31 + shift);
-          s.meanMult = (int32_t)((multiplier << k) / (int64_t)pixels);
-          s.meanShift = (int32_t)(shift - k);
-          s.out = QOut{zero, -128 - zero, 127 - zero};
+          if (fp32)
+            read_mean_xnn(rm, pm, &s);
+          else
+            read_mean(rm, pm, pixels, &s);
         }
         inSize = r.mul({s.inH, s.inW, s.inC});
         outSize = s.inC;

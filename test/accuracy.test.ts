@@ -1,13 +1,20 @@
 // Real pretrained models on real photos: the answers of ../shared/images/README.md (computed
 // independently in fp32 with dequantized weights) must hold on both backends in both precisions (int8
 // within a few more points: integer execution shifts scores), and the two backends must agree with
-// each other: within float rounding in fp32, byte for byte in int8.
+// each other: within float rounding in fp32, byte for byte in int8 (in both requantization schemes:
+// TFLite's, the default, and XNNPACK's).
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, type Classifier } from '../src/classifier.js';
 import type { BackendName } from '../src/engine/backend.js';
 import type { Precision } from '../src/engine/index.js';
 import { isQuantizedBackend } from '../src/engine/int8/engine.js';
+import { createNativeInt8Backend } from '../src/engine/int8/native-backend.js';
+import { planQuantized } from '../src/engine/int8/planner.js';
+import { uint8ToStorage } from '../src/engine/int8/quantize.js';
+import { createReferenceInt8Backend } from '../src/engine/int8/reference-backend.js';
 import { decodeResized } from '../src/image/decode.js';
+import { parseTflite } from '../src/tflite/index.js';
 import { imagePath, modelPath, requireShared, SHARED_MODELS } from './helpers/shared.js';
 
 const run = requireShared();
@@ -73,6 +80,27 @@ describe.skipIf(!run)('accuracy on the shared photos', () => {
         const { image } = await decodeResized(imagePath(photo), native.qplan.inputH, 'none');
         const input = native.quantizePixels(image.data);
         expect(Array.from(await native.runQuantized(input))).toEqual(Array.from(await reference.runQuantized(input)));
+      }
+    }, 120_000);
+
+    it(`int8, XNNPACK's rounding: native and reference give identical output tensors on every photo with ${model}`, async () => {
+      const plan = planQuantized(parseTflite(new Uint8Array(readFileSync(modelPath(model))), model), model, undefined, { rounding: 'xnnpack' });
+      const native = createNativeInt8Backend(plan, { threads: 2 });
+      const reference = createReferenceInt8Backend(plan);
+      try {
+        for (const photo of PHOTOS) {
+          const { image } = await decodeResized(imagePath(photo), plan.inputH, 'none');
+          const input = uint8ToStorage(image.data); // every shared file takes uint8 pixels
+          expect(Array.from(await native.run(input)), photo).toEqual(Array.from(await reference.run(input)));
+          // the logits too: the softmax output is mostly zeros
+          const logits = plan.steps.length - 1;
+          const want = await reference.run(input, logits);
+          expect(new Set(want).size, `${photo}: varied logits`).toBeGreaterThan(50);
+          expect(Array.from(await native.run(input, logits)), `${photo}: logits`).toEqual(Array.from(want));
+        }
+      } finally {
+        native.dispose();
+        reference.dispose();
       }
     }, 120_000);
 

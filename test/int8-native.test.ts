@@ -3,12 +3,15 @@
 // shapes and quantizations (test/helpers/random-qplan.ts: uint8-style weight zero points, int8
 // per-channel multipliers, extreme zero points and shifts, accumulators that wrap), whole v1-like
 // and v2-like chains with every intermediate tensor compared, for every int8 ISA this CPU runs and
-// for 1 and 2 threads; then plan validation, arguments, the ISA cap and the native object's contract.
+// for 1 and 2 threads, in both requantization schemes (TFLite's fixed point; XNNPACK's float32 scales,
+// test/helpers/random-xnnplan.ts); then plan validation, arguments, the ISA cap and the native
+// object's contract.
 import { describe, expect, it } from 'vitest';
 import type { QPlan, QStep } from '../src/engine/int8/plan.js';
 import { createNativeInt8Backend } from '../src/engine/int8/native-backend.js';
 import { loadAddon } from '../src/engine/native.js';
 import { runQPlanReference } from './helpers/qplan-reference.js';
+import { xnnpackPlan } from './helpers/random-xnnplan.js';
 import {
   chainPlan, planInput, qavgpoolStep, qbottleneckStep, qconv2dStep, qdepthwiseStep, qfcStep, qmeanStep, qpointwiseStep,
   qsoftmaxStep, singleStepPlan, v1LikePlan, v2LikePlan, type QBottleneckArgs, type QStepBody, type QuantStyle,
@@ -20,6 +23,11 @@ const { addon } = loaded;
 const ISAS = addon.supportedIsas('int8');
 const THREADS = [1, 2];
 const STYLES: QuantStyle[] = ['uint8', 'int8', 'extreme'];
+const SCHEMES = ['tflite', 'xnnpack'] as const;
+type Scheme = (typeof SCHEMES)[number];
+
+/** The plan in `scheme` (random-qplan's plans are TFLite's). */
+const inScheme = (plan: QPlan, scheme: Scheme, seed: number) => (scheme === 'xnnpack' ? xnnpackPlan(plan, seed) : plan);
 
 /** The first differing byte, or null. */
 function firstDifference(got: Int8Array, want: Int8Array): string | null {
@@ -49,9 +57,13 @@ async function expectSame(plan: QPlan, isa: string, threads: number, seed = 1): 
  * An output of one repeated value could not show a broken kernel: the realistic styles must vary
  * (the extreme one saturates on purpose).
  */
-async function expectOp(make: (style: QuantStyle, seed: number) => QStepBody, isa: string, threads: number, index: number) {
+async function expectOp(
+  make: (style: QuantStyle, seed: number) => QStepBody, isa: string, threads: number, index: number, scheme: Scheme,
+) {
   for (const [s, style] of STYLES.entries()) {
-    const plan = singleStepPlan(make(style, 100 * index + s + 1));
+    const seed = 100 * index + s + 1;
+    const plan = inScheme(singleStepPlan(make(style, seed)), scheme, seed);
+    expect(plan.rounding).toBe(scheme);
     const want = runQPlanReference(plan, planInput(plan, 1));
     if (style !== 'extreme' && want.length > 1) expect(new Set(want).size, `${style}: a constant reference output`).toBeGreaterThan(1);
     await expectSame(plan, isa, threads);
@@ -139,44 +151,48 @@ describe('supportedIsas("int8")', () => {
   });
 });
 
-describe.each(ISAS.flatMap((isa) => THREADS.map((threads) => ({ isa, threads }))))(
-  'native int8 ops vs ops.ts: isa $isa, threads $threads',
-  ({ isa, threads }) => {
+describe.each(ISAS.flatMap((isa) => THREADS.flatMap((threads) => SCHEMES.map((scheme) => ({ isa, threads, scheme })))))(
+  'native int8 ops vs ops.ts: isa $isa, threads $threads, rounding $scheme',
+  ({ isa, threads, scheme }) => {
     it.each(CONV_CASES.map((c, i) => ({ ...c, i })))('conv2d $h x $w x $inC -> $outC, stride $stride', async (c) => {
-      await expectOp((style, seed) => qconv2dStep({ ...c, seed, style }), isa, threads, c.i);
+      await expectOp((style, seed) => qconv2dStep({ ...c, seed, style }), isa, threads, c.i, scheme);
     });
 
     it.each(DW_CASES.map((c, i) => ({ ...c, i })))('depthwise $h x $w x $channels, stride $stride', async (c) => {
-      await expectOp((style, seed) => qdepthwiseStep({ ...c, seed, style }), isa, threads, c.i);
+      await expectOp((style, seed) => qdepthwiseStep({ ...c, seed, style }), isa, threads, c.i, scheme);
     });
 
     it.each(PW_CASES.map((c, i) => ({ ...c, i })))('pointwise $h x $w x $inC -> $outC', async (c) => {
-      await expectOp((style, seed) => qpointwiseStep({ ...c, seed, style }), isa, threads, c.i);
+      await expectOp((style, seed) => qpointwiseStep({ ...c, seed, style }), isa, threads, c.i, scheme);
     });
 
     it.each(FC_CASES.map((c, i) => ({ ...c, i })))('fc $inC -> $outC', async (c) => {
-      await expectOp((style, seed) => qfcStep({ ...c, seed, style }), isa, threads, c.i);
+      await expectOp((style, seed) => qfcStep({ ...c, seed, style }), isa, threads, c.i, scheme);
     });
 
     it.each(BOTTLENECK_CASES.map((c, i) => ({ ...c, i })))(
       'bottleneck $h x $w x $inC -> $expandC -> $outC, stride $stride, residual $residual',
       async (c) => {
-        await expectOp((style, seed) => qbottleneckStep({ ...c, seed, style }), isa, threads, c.i);
+        await expectOp((style, seed) => qbottleneckStep({ ...c, seed, style }), isa, threads, c.i, scheme);
       },
     );
 
     it('avgpool (uint8 rounds the raw sum half up, int8 half away from zero) and mean', async () => {
       const cases = [[1, 1, 5], [4, 4, 17], [7, 7, 33], [3, 5, 64], [2, 2, 1]] as const;
       for (const [i, [h, w, channels]] of cases.entries()) {
-        for (const type of ['uint8', 'int8'] as const) await expectSame(singleStepPlan(qavgpoolStep({ h, w, channels, type, seed: i + 1 })), isa, threads);
-        for (const style of STYLES) await expectSame(singleStepPlan(qmeanStep({ h, w, channels, seed: i + 7, style })), isa, threads);
+        for (const type of ['uint8', 'int8'] as const) {
+          await expectSame(inScheme(singleStepPlan(qavgpoolStep({ h, w, channels, type, seed: i + 1 })), scheme, i), isa, threads);
+        }
+        for (const style of STYLES) {
+          await expectSame(inScheme(singleStepPlan(qmeanStep({ h, w, channels, seed: i + 7, style })), scheme, i + 7), isa, threads);
+        }
       }
     });
 
     it('softmax (the reference fixed-point kernel)', async () => {
       // large scales: many inputs below diff_min (skipped), the rest repeating values (one exp per value)
       for (const [n, scale] of [[1, 0.1], [5, 0.3], [40, 0.05], [1001, 0.12], [300, 1.5], [500, 0.9]] as const) {
-        const plan = chainPlan([qfcStep({ inC: 33, outC: n, seed: n, style: 'int8' }), qsoftmaxStep({ n, scale })]);
+        const plan = inScheme(chainPlan([qfcStep({ inC: 33, outC: n, seed: n, style: 'int8' }), qsoftmaxStep({ n, scale })]), scheme, n);
         await expectSame(plan, isa, threads);
       }
     });
@@ -184,10 +200,11 @@ describe.each(ISAS.flatMap((isa) => THREADS.map((threads) => ({ isa, threads }))
     for (const style of ['uint8', 'int8'] as const) {
       for (const [kind, make] of [['v1', v1LikePlan], ['v2', v2LikePlan]] as const) {
         it(`a ${kind}-like chain (${style}): every intermediate tensor`, async () => {
-          const plan = make({ seed: kind === 'v1' ? 11 : 12, style, size: 35, alpha: kind === 'v1' ? 0.25 : 0.35 });
+          const plan = inScheme(make({ seed: kind === 'v1' ? 11 : 12, style, size: 35, alpha: kind === 'v1' ? 0.25 : 0.35 }), scheme, 21);
           await expectSame(plan, isa, threads, 3);
           for (let end = 1; end < plan.steps.length; end++) {
-            await expectSame(chainPlan(plan.steps.slice(0, end).map(withoutPlacement)), isa, threads, 3);
+            const prefix = chainPlan(plan.steps.slice(0, end).map(withoutPlacement));
+            await expectSame({ ...prefix, rounding: plan.rounding }, isa, threads, 3);
           }
         });
       }

@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../src/engine/index.js';
+import { isQuantizedBackend } from '../src/engine/int8/engine.js';
 import { createNativeInt8Backend } from '../src/engine/int8/native-backend.js';
+import type { QStep } from '../src/engine/int8/plan.js';
 import * as ops from '../src/engine/int8/ops.js';
 import { activationRange } from '../src/engine/int8/quantize.js';
 import { addParams, convOutputStage, xnnOutputStage } from '../src/engine/int8/params.js';
@@ -137,15 +139,41 @@ describe.runIf(requireShared())('the xnnpack rounding in plans and engines', () 
     expect(() => planQuantized(spec(), 'ptq', undefined, { rounding: 'fast' as never })).toThrow(/unknown int8 rounding/);
   });
 
-  it('the native kernels refuse it; createEngine runs it on the reference backend', async () => {
-    const plan = planQuantized(spec(), 'ptq', undefined, { rounding: 'xnnpack' });
-    expect(() => createNativeInt8Backend(plan)).toThrow(/TFLite's rounding only, not 'xnnpack'/);
-    expect(() => createEngine(spec(), { precision: 'int8', int8Rounding: 'xnnpack', backend: 'native' })).toThrow(RangeError);
-    const { backend } = createEngine(spec(), { precision: 'int8', int8Rounding: 'xnnpack' });
-    try {
-      expect(backend.name).toBe('reference');
-    } finally {
-      backend.dispose();
+  it('createEngine runs it natively under auto and native, on the reference backend when asked', async () => {
+    for (const choice of ['auto', 'native', 'reference'] as const) {
+      const { backend } = createEngine(spec(), { precision: 'int8', int8Rounding: 'xnnpack', backend: choice });
+      try {
+        expect(backend.name).toBe(choice === 'reference' ? 'reference' : 'native');
+        if (!isQuantizedBackend(backend)) throw new Error('expected an int8 backend');
+        expect(backend.qplan.rounding).toBe('xnnpack');
+      } finally {
+        backend.dispose();
+      }
     }
+  });
+
+  it('the native kernels reject an xnnpack plan missing its scales or carrying the wrong ADD / MEAN, naming the step', () => {
+    const plan = () => planQuantized(spec(), 'ptq', undefined, { rounding: 'xnnpack' });
+    const fails = (p: ReturnType<typeof plan>, message: RegExp | string) => expect(() => createNativeInt8Backend(p, { isa: 'scalar' })).toThrow(message);
+    let p = plan();
+    const stem = p.steps[0]!;
+    if (stem.op !== 'conv2d') throw new Error('expected the stem');
+    delete stem.requant.scale;
+    fails(p, /step 0 \(conv2d\) requant: 'scale' must be a Float32Array/);
+    p = plan();
+    (p.steps[0] as Extract<QStep, { op: 'conv2d' }>).requant.scale![3] = 300;
+    fails(p, "step 0 (conv2d) requant: 'scale' value 3 is 300 (must be in [2.32831e-10, 256))");
+    p = plan();
+    const residual = p.steps.findIndex((s) => s.op === 'bottleneck' && s.residual);
+    const tflite = planQuantized(spec());
+    (p.steps[residual] as Extract<QStep, { op: 'bottleneck' }>).residual = (tflite.steps[residual] as Extract<QStep, { op: 'bottleneck' }>).residual;
+    fails(p, new RegExp(`step ${residual} \\(bottleneck residual\\): 'scheme' must be 'xnnpack' in a plan of rounding 'xnnpack'`));
+    p = plan();
+    const mean = p.steps.findIndex((s) => s.op === 'mean');
+    (p.steps[mean] as Extract<QStep, { op: 'mean' }>).params = (tflite.steps[mean] as Extract<QStep, { op: 'mean' }>).params;
+    fails(p, new RegExp(`step ${mean} \\(mean params\\): 'scheme' must be 'xnnpack' in a plan of rounding 'xnnpack'`));
+    p = plan();
+    (p as { rounding: string }).rounding = 'fast';
+    fails(p, /plan: 'rounding' must be 'tflite' or 'xnnpack'/);
   });
 });

@@ -15,11 +15,12 @@
 // 0.1-12 % of the values, ADD by 1 LSB on a few; through a whole network those steps compound and the
 // softmax outputs differ by up to 14 LSB (of 1/256), the same top-1. With the 'xnnpack' rounding every
 // operator and every whole model (the five files × four photos, the TF2 file included) gives LiteRT.js's
-// bytes exactly. The operator check reads the intermediate tensors by retargeting the graph output
+// bytes exactly, on the reference and on the native kernels (the best ISA here). The operator check reads the intermediate tensors by retargeting the graph output
 // (tflite-retarget.ts); LiteRT.js's JS API has no int8 tensors (float32, int32, uint8 only), so the TF2
 // file, int8 inside, is checked whole.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createNativeInt8Backend } from '../src/engine/int8/native-backend.js';
 import { planQuantized } from '../src/engine/int8/planner.js';
 import { runQPlan } from '../src/engine/int8/reference-backend.js';
 import { storageToUint8, uint8ToStorage } from '../src/engine/int8/quantize.js';
@@ -74,11 +75,12 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
   }, 60_000);
 
   for (const name of SHARED_MODELS) {
-    it(`${name}: 'xnnpack' plan exact on every photo; 'tflite' the same top-1, softmax within ${WHOLE_MODEL_MAX_LSB} LSB`, async () => {
+    it(`${name}: 'xnnpack' plan exact on every photo (reference and native); 'tflite' the same top-1, softmax within ${WHOLE_MODEL_MAX_LSB} LSB`, async () => {
       const bytes = new Uint8Array(readFileSync(modelPath(name)));
       const graph = new Int8Graph(bytes, name);
       const xnnpackPlan = planQuantized(parseTflite(bytes, name), name, undefined, { rounding: 'xnnpack' });
       const model = await loadLiteRtModel(bytes);
+      const native = createNativeInt8Backend(xnnpackPlan, { threads: 2 });
       try {
         const report: string[] = [];
         for (const photo of PHOTOS) {
@@ -91,10 +93,13 @@ describe.runIf(requireShared())('LiteRT.js as an oracle for the integer referenc
           expect(max, `${name}, ${photo}: max |Δ| in LSB`).toBeLessThanOrEqual(WHOLE_MODEL_MAX_LSB);
           const xnnpack = storageToUint8(runQPlan(xnnpackPlan, uint8ToStorage(input)));
           expect(lsbDiff(xnnpack, theirs), `${name}, ${photo}: the 'xnnpack' plan`).toEqual({ max: 0, count: 0 });
+          const onNative = storageToUint8(await native.run(uint8ToStorage(input)));
+          expect(lsbDiff(onNative, theirs), `${name}, ${photo}: the 'xnnpack' plan, native ${native.isa}`).toEqual({ max: 0, count: 0 });
         }
         console.log(`LiteRT.js vs reference, ${name}: ${report.join('; ')}`);
       } finally {
         model.delete();
+        native.dispose();
       }
     }, 60_000);
   }

@@ -1,7 +1,7 @@
 // The node-free self-test (native/tests/kernels_selftest.cc, CMake target mobilenet_kernels_selftest):
-// every fp32 and int8 kernel table this CPU can run against naive loops, and the thread pool (work split, and
-// unwinding when a thread cannot start — through a hook and, on Linux, a real std::thread failure
-// under a lowered RLIMIT_AS). Built here with plain CMake (it needs no Node headers) into a temporary
+// every fp32 and int8 kernel table this CPU can run against naive loops (int8 in both requantization
+// schemes), and the thread pool (work split, and unwinding when a thread cannot start — through a
+// hook and, on Linux, a real std::thread failure under a lowered RLIMIT_AS). Built here with plain CMake (it needs no Node headers) into a temporary
 // folder, with the compiler of the addon build when there is one, and run.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -49,6 +49,10 @@ describe('native self-test (kernels and thread pool, no Node)', () => {
       const quant = lines.map((l) => /^int8 ([\w-]+): (\d+) kernel checks$/.exec(l)).filter((m) => m !== null);
       expect(quant.map((m) => m[1]).at(-1)).toBe('scalar');
       for (const m of quant) expect(Number(m[2])).toBeGreaterThan(100);
+      // every int8 table's 'xnnpack' entries (fp32 requantization, XNNPACK's ADD)
+      const xnn = lines.map((l) => /^int8 ([\w-]+), xnnpack rounding: (\d+) kernel checks$/.exec(l)).filter((m) => m !== null);
+      expect(xnn.map((m) => m[1])).toEqual(quant.map((m) => m[1]));
+      for (const m of xnn) expect(Number(m[2])).toBeGreaterThan(150);
       const loaded = loadAddon();
       if ('addon' in loaded) {
         // the same tables as the addon
@@ -65,7 +69,7 @@ describe('native self-test (kernels and thread pool, no Node)', () => {
       expect(pad, 'the alias_pad line').toBeDefined();
       expect(Number(pad![1])).toBeGreaterThan(0);
 
-      const total = [...kernels, ...quant].reduce((sum, m) => sum + Number(m[2]), 0) + Number(pad![1]) + Number(pool![1]);
+      const total = [...kernels, ...quant, ...xnn].reduce((sum, m) => sum + Number(m[2]), 0) + Number(pad![1]) + Number(pool![1]);
       expect(lines[lines.length - 1]).toBe(`selftest: all ${total} checks passed`);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -154,7 +154,8 @@ void check_dw(const Kernels* k, size_t h, size_t w, size_t c, size_t stride, int
   compare(what, k, got, want);
 }
 
-// ---- int8 kernels, against TFLite's integer arithmetic written out (ops/qs8/requant.h) ----
+// ---- int8 kernels, against TFLite's integer arithmetic written out (ops/qs8/requant.h), and the
+// 'xnnpack' scheme's entries against XNNPACK's float formula written out here ----
 
 int irand(int lo, int hi) {
   g_state = g_state * 1664525u + 1013904223u;
@@ -195,6 +196,29 @@ void random_requant(size_t n, double spread, bool perTensor, std::vector<int32_t
   }
 }
 
+// Float32 scales of n channels (the 'xnnpack' scheme): realistic ones for accumulators spreading
+// about `spread`, powers of two (products on halves: ties to even), XNNPACK's extremes 2^-32 and
+// just below 256.
+void random_scales(size_t n, double spread, std::vector<float>* scale) {
+  scale->resize(n);
+  for (size_t c = 0; c < n; ++c) {
+    const int r = irand(0, 9);
+    (*scale)[c] = r <= 2 ? std::ldexp(1.0f, -irand(1, 12))
+                : r == 3 ? 0x1p-32f
+                : r == 4 ? 255.9f
+                         : (float)(60.0 / spread * (0.5 + irand(0, 1000) / 1000.0));
+  }
+}
+
+// XNNPACK's requantization of one accumulator, written out: clamp(nearbyint(float32(acc) * scale) +
+// zero) in the default rounding mode, in 64 bits (the product may exceed int32).
+int8_t xnn_requant_reference(int32_t acc, float scale, const QOut& out) {
+  const float product = (float)acc * scale;
+  int64_t r = (int64_t)std::nearbyint((double)product);
+  r = r < out.lo ? out.lo : r > out.hi ? out.hi : r;
+  return (int8_t)(r + out.zero);
+}
+
 QOut random_out() {
   const int zero = irand(-128, 127);
   const int lo = irand(0, 2) == 0 ? -128 : std::max(-128, zero);
@@ -202,7 +226,7 @@ QOut random_out() {
   return QOut{zero, lo - zero, hi - zero};
 }
 
-void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int xzp) {
+void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int xzp, bool fp32 = false) {
   std::vector<int8_t> w(n * kk), a(m * kk + 64);
   for (auto& v : w) v = (int8_t)irand(-128, 127);
   for (auto& v : a) v = (int8_t)irand(-128, 127);
@@ -210,15 +234,19 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
   const double spread = std::sqrt((double)kk) * 90 * 90;
   for (auto& b : bias) b = irand(0, 9) == 0 ? irand(-2147483647, 2147483647) : irand(-(int)spread, (int)spread);
   random_requant(n, spread, irand(0, 1) == 0, &mult, &shift);
+  std::vector<float> scale;
+  random_scales(n, spread, &scale);
   const QOut out = random_out();
   std::vector<int8_t> want(m * n), got(m * n);
   for (size_t i = 0; i < m; ++i)
     for (size_t j = 0; j < n; ++j) {
       uint32_t acc = (uint32_t)bias[j];
       for (size_t p = 0; p < kk; ++p) acc += (uint32_t)((w[j * kk + p] - wzp) * (a[i * kk + p] - xzp));
-      want[i * n + j] = clamp_out(mbqm((int32_t)acc, mult[j], shift[j]), out);
+      want[i * n + j] = fp32 ? xnn_requant_reference((int32_t)acc, scale[j], out)
+                             : clamp_out(mbqm((int32_t)acc, mult[j], shift[j]), out);
     }
   QConvSrc src;
+  if (fp32) src.scale = scale.data();
   src.weights = reinterpret_cast<const uint8_t*>(w.data());
   src.bias = bias.data();
   src.multiplier = mult.data();
@@ -232,10 +260,10 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
   const bool hasRc = qgemm_needs_rowcorr(*k, wzp);
   std::vector<int32_t> rc(m);
   if (hasRc) k->rowsum(m, kk, a.data(), kk, qgemm_rowcorr_mult(*k, wzp), rc.data());
-  k->gemm(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk), hasRc ? rc.data() : nullptr,
-          got.data(), n, &out);
+  (fp32 ? k->gemm_fp32 : k->gemm)(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk),
+                                   hasRc ? rc.data() : nullptr, got.data(), n, &out);
   char what[128];
-  std::snprintf(what, sizeof what, "qgemm m=%zu n=%zu k=%zu w_zp=%d x_zp=%d", m, n, kk, wzp, xzp);
+  std::snprintf(what, sizeof what, "qgemm%s m=%zu n=%zu k=%zu w_zp=%d x_zp=%d", fp32 ? "_fp32" : "", m, n, kk, wzp, xzp);
   compare_bytes(what, k, got, want);
 }
 
@@ -263,7 +291,7 @@ void check_qrowsum(const QKernels* k, size_t m, size_t kk, size_t stride) {
 // mixedBlocks (with w_zp -128): each 16-channel block needs another count of int8 weight parts
 // (w' <= 127, <= 254, then 255), blocks in turn.
 void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, int wzp, int xzp,
-               bool mixedBlocks = false) {
+               bool mixedBlocks = false, bool fp32 = false) {
   QStepDesc s;
   s.inH = h;
   s.inW = w;
@@ -282,6 +310,8 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
   std::vector<int32_t> bias(c), mult, shift;
   for (auto& b : bias) b = irand(-300000, 300000);
   random_requant(c, 3 * 90 * 90, false, &mult, &shift);
+  std::vector<float> scale;
+  random_scales(c, 3 * 90 * 90, &scale);
   const QOut out = random_out();
   std::vector<int8_t> want(s.outH * s.outW * c), got(want.size());
   for (size_t oy = 0; oy < s.outH; ++oy)
@@ -296,9 +326,11 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
             const int x = in[((size_t)iy * w + (size_t)ix) * c + ch];
             acc += (uint32_t)((wt[(ky * 3 + kx) * c + ch] - wzp) * (x - xzp));
           }
-        want[(oy * s.outW + ox) * c + ch] = clamp_out(mbqm((int32_t)acc, mult[ch], shift[ch]), out);
+        want[(oy * s.outW + ox) * c + ch] = fp32 ? xnn_requant_reference((int32_t)acc, scale[ch], out)
+                                                  : clamp_out(mbqm((int32_t)acc, mult[ch], shift[ch]), out);
       }
   QConvSrc src;
+  if (fp32) src.scale = scale.data();
   src.weights = reinterpret_cast<const uint8_t*>(wt.data());
   src.bias = bias.data();
   src.multiplier = mult.data();
@@ -324,11 +356,12 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
       const ptrdiff_t iy = (ptrdiff_t)(oy * stride + ky) - (ptrdiff_t)s.padTop;
       r[ky] = rows.data() + (iy < 0 || iy >= (ptrdiff_t)h ? h : (size_t)iy) * built;
     }
-    k->dw3x3(r, stride, s.outW, c, packed.data(), s.dw.wStride, got.data() + oy * s.outW * c, &out);
+    (fp32 ? k->dw3x3_fp32 : k->dw3x3)(r, stride, s.outW, c, packed.data(), s.dw.wStride, got.data() + oy * s.outW * c,
+                                      &out);
   }
   char what[128];
-  std::snprintf(what, sizeof what, "qdw3x3 %zux%zux%zu s%zu w_zp=%d x_zp=%d (%zu weight sets)", h, w, c, stride,
-                wzp, xzp, sets);
+  std::snprintf(what, sizeof what, "qdw3x3%s %zux%zux%zu s%zu w_zp=%d x_zp=%d (%zu weight sets)", fp32 ? "_fp32" : "",
+                h, w, c, stride, wzp, xzp, sets);
   compare_bytes(what, k, got, want);
 }
 
@@ -348,6 +381,30 @@ void check_qadd(const QKernels* k, size_t n) {
   k->add(n, a.data(), b.data(), got.data(), &p);
   char what[64];
   std::snprintf(what, sizeof what, "qadd n=%zu", n);
+  compare_bytes(what, k, got, want);
+}
+
+// XNNPACK's ADD against its arithmetic written out in 64 bits: multipliers up to 2^21, the shift
+// from 13 to 31 with the rounding half in the bias.
+void check_qadd_xnn(const QKernels* k, size_t n) {
+  std::vector<int8_t> a(n), b(n), want(n), got(n);
+  for (auto& v : a) v = (int8_t)irand(-128, 127);
+  for (auto& v : b) v = (int8_t)irand(-128, 127);
+  QAddXnnParams p;
+  p.shift = irand(13, 31);
+  p.mult_a = irand(1 << 20, 1 << 21);
+  p.mult_b = irand(0, 1 << 21);
+  const int za = irand(-128, 127), zb = irand(-128, 127);
+  p.bias = (int32_t)(((int64_t)1 << (p.shift - 1)) - (int64_t)p.mult_a * za - (int64_t)p.mult_b * zb);
+  p.out = random_out();
+  for (size_t i = 0; i < n; ++i) {
+    int64_t r = ((int64_t)p.bias + (int64_t)a[i] * p.mult_a + (int64_t)b[i] * p.mult_b) >> p.shift;
+    r = r < p.out.lo ? p.out.lo : r > p.out.hi ? p.out.hi : r;
+    want[i] = (int8_t)(r + p.out.zero);
+  }
+  k->add_xnn(n, a.data(), b.data(), got.data(), &p);
+  char what[64];
+  std::snprintf(what, sizeof what, "qadd_xnn n=%zu", n);
   compare_bytes(what, k, got, want);
 }
 
@@ -568,6 +625,23 @@ int main() {
       for (size_t stride : {1, 2}) check_qdw(k, 5, 9, c, stride, -128, irand(-128, 127), true);
     for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd(k, n);
     std::printf("int8 %s: %d kernel checks\n", k->name, g_checks - before);
+    // The 'xnnpack' scheme's entries on the same formats.
+    const int beforeXnn = g_checks;
+    for (size_t n : {1, 3, 8, 16, 17, 33, 64, 65, 130})
+      for (size_t kk : {1, 4, 27, 160})
+        for (size_t m : {1, 5, 7, 37}) {
+          check_qgemm(k, m, n, kk, zeros[z % 5], irand(-128, 127), true);
+          ++z;
+        }
+    for (size_t c : {1, 8, 15, 16, 17, 33, 65, 144})
+      for (size_t hw : {1, 3, 8})
+        for (size_t stride : {1, 2}) {
+          check_qdw(k, hw, hw + 2, c, stride, zeros[z % 5], irand(-128, 127), false, true);
+          ++z;
+        }
+    for (size_t c : {48, 96}) check_qdw(k, 5, 9, c, 1, -128, irand(-128, 127), true, true);
+    for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd_xnn(k, n);
+    std::printf("int8 %s, xnnpack rounding: %d kernel checks\n", k->name, g_checks - beforeXnn);
   }
   const int beforePad = g_checks;
   check_alias_pad();

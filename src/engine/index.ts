@@ -30,7 +30,7 @@ export interface EngineOptions extends BackendOptions {
   /**
    * int8 only: whose requantization to reproduce, TFLite's reference kernels ('tflite', the default)
    * or XNNPACK's ('xnnpack': LiteRT.js's CPU path, see int8/xnnpack.ts). The native kernels compute
-   * 'tflite' only, so 'xnnpack' runs on the reference backend under 'auto' (and 'native' throws).
+   * both.
    */
   int8Rounding?: Rounding;
   /**
@@ -65,11 +65,7 @@ export function createEngine(spec: ModelSpec, options: EngineOptions = {}): { pl
   const plan = planModel(spec);
   if (precision === 'int8') {
     const qplan = planQuantized(spec, options.file, plan, { rounding: options.int8Rounding });
-    const reference = () => createReferenceInt8Backend(qplan);
-    // Not a fallback to warn about: no native kernel computes XNNPACK's rounding.
-    const int8 = qplan.rounding === 'xnnpack' && (options.backend ?? 'auto') === 'auto'
-      ? reference()
-      : nativeOrReference(options, () => createNativeInt8Backend(qplan, options), reference);
+    const int8 = nativeOrReference(options, () => createNativeInt8Backend(qplan, options), () => createReferenceInt8Backend(qplan));
     return { plan, backend: asBackend(qplan, int8, spec.normalization), precision };
   }
   const backend = nativeOrReference(options, () => createNativeBackend(plan, options), () => createReferenceBackend(plan));

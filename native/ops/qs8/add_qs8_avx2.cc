@@ -1,5 +1,5 @@
-// AVX2 int8 ADD (the residual of an inverted bottleneck): 8 elements at a time through the three
-// requantizations of TFLite's reference add.h.
+// AVX2 int8 ADD (the residual of an inverted bottleneck), 8 elements at a time: through the three
+// requantizations of TFLite's reference add.h, or XNNPACK's multiply-add and shift.
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +24,28 @@ void qadd_avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* out, const QA
     const __m256i s1 = requant8(_mm256_sll_epi32(_mm256_add_epi32(x1, off1), shift), r1);
     const __m256i s2 = requant8(_mm256_sll_epi32(_mm256_add_epi32(x2, off2), shift), r2);
     const __m128i v = narrow8(clamp8(requant8(_mm256_add_epi32(s1, s2), rs), o));
+    if (count == 8)
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), v);
+    else
+      store_partial(out + i, v, count);
+  }
+}
+
+void qadd_xnn_avx2(size_t n, const int8_t* a, const int8_t* b, int8_t* out, const QAddXnnParams* p) {
+  const Out8 o = load_out8(p->out);
+  const __m256i multA = _mm256_set1_epi32(p->mult_a), multB = _mm256_set1_epi32(p->mult_b);
+  const __m256i bias = _mm256_set1_epi32(p->bias);
+  const __m128i shift = _mm_cvtsi32_si128(p->shift);
+  for (size_t i = 0; i < n; i += 8) {
+    const size_t count = n - i < 8 ? n - i : 8;
+    int64_t xa = 0, xb = 0;
+    __builtin_memcpy(&xa, a + i, count);
+    __builtin_memcpy(&xb, b + i, count);
+    const __m256i x1 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(xa));
+    const __m256i x2 = _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(xb));
+    const __m256i acc = _mm256_add_epi32(_mm256_add_epi32(bias, _mm256_mullo_epi32(x1, multA)),
+                                         _mm256_mullo_epi32(x2, multB));
+    const __m128i v = narrow8(clamp8(_mm256_sra_epi32(acc, shift), o));
     if (count == 8)
       _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), v);
     else

@@ -1,5 +1,5 @@
-// AVX-512 int8 ADD (the residual of an inverted bottleneck): 16 elements at a time through the
-// three requantizations of TFLite's reference add.h.
+// AVX-512 int8 ADD (the residual of an inverted bottleneck), 16 elements at a time: through the
+// three requantizations of TFLite's reference add.h, or XNNPACK's multiply-add and shift.
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +21,21 @@ void qadd_avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* out, co
     const __m512i s1 = requant16(_mm512_sll_epi32(_mm512_add_epi32(x1, off1), shift), r1);
     const __m512i s2 = requant16(_mm512_sll_epi32(_mm512_add_epi32(x2, off2), shift), r2);
     _mm_mask_storeu_epi8(out + i, mask, finish16(requant16(_mm512_add_epi32(s1, s2), rs), o));
+  }
+}
+
+void qadd_xnn_avx512vnni(size_t n, const int8_t* a, const int8_t* b, int8_t* out, const QAddXnnParams* p) {
+  const Out16 o = load_out16(p->out);
+  const __m512i multA = _mm512_set1_epi32(p->mult_a), multB = _mm512_set1_epi32(p->mult_b);
+  const __m512i bias = _mm512_set1_epi32(p->bias);
+  const __m128i shift = _mm_cvtsi32_si128(p->shift);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 mask = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __m512i x1 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, a + i));
+    const __m512i x2 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, b + i));
+    const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(bias, _mm512_mullo_epi32(x1, multA)),
+                                         _mm512_mullo_epi32(x2, multB));
+    _mm_mask_storeu_epi8(out + i, mask, finish16(_mm512_sra_epi32(acc, shift), o));
   }
 }
 

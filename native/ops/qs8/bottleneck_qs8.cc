@@ -123,24 +123,24 @@ void dw_row(const QKernels& kt, const QStepDesc& s, const int8_t* src, size_t sr
     const ptrdiff_t iy = top + (ptrdiff_t)ky;
     rows[ky] = iy < 0 || iy >= inH ? b.pad : b.ring + ((size_t)iy % kBuiltRows) * b.bytes;
   }
-  kt.dw3x3(rows, s.stride, s.outW, s.expandC, s.dw.w, s.dw.wStride, dst, &s.dw.out);
+  s.dw.fn(rows, s.stride, s.outW, s.expandC, s.dw.w, s.dw.wStride, dst, &s.dw.out);
 }
 
 // C[m x g.n] = the GEMM of part g over a (m rows of k), split over the pool by output-channel
-// panels, then [C += residual (rows of g.n) by TFLite's ADD]. Each thread computes the rowcorr of all
+// panels, then [C += residual (rows of g.n) by the plan's ADD]. Each thread computes the rowcorr of all
 // m rows (at most kWideMaxPixels) at rcOffset of its scratch.
 void gemm_by_panels(const QExecContext& ctx, const QGemmPart& g, size_t m, size_t k, const int8_t* a, int8_t* c,
-                    size_t rcOffset, const int8_t* residual, const QAddParams* add) {
+                    size_t rcOffset, const int8_t* residual, const QResidualAdd* add) {
   const QKernels& kt = *ctx.k;
   const size_t nr = kt.gemm_nr, panels = qgemm_panels(kt, g.n), T = ctx.pool->size();
   parallel_for(*ctx.pool, panels, (panels + T - 1) / T, [&](size_t tid, size_t p0, size_t p1) {
     int32_t* rc = reinterpret_cast<int32_t*>(ctx.scratch[tid] + rcOffset);
     if (g.rowcorr) kt.rowsum(m, k, a, k, g.rowcorrMult, rc);
     const size_t n0 = p0 * nr, n1 = p1 * nr < g.n ? p1 * nr : g.n;
-    kt.gemm(m, n1 - n0, k, a, k, g.w + p0 * g.wStride, g.wStride, g.rowcorr ? rc : nullptr, c + n0, g.n,
+    g.fn(m, n1 - n0, k, a, k, g.w + p0 * g.wStride, g.wStride, g.rowcorr ? rc : nullptr, c + n0, g.n,
             &g.out);
     if (residual == nullptr) return;
-    for (size_t i = 0; i < m; ++i) kt.add(n1 - n0, c + i * g.n + n0, residual + i * g.n + n0, c + i * g.n + n0, add);
+    for (size_t i = 0; i < m; ++i) (*add)(n1 - n0, c + i * g.n + n0, residual + i * g.n + n0, c + i * g.n + n0);
   });
 }
 
@@ -225,7 +225,7 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
           const int8_t* src = in + (size_t)row * inRow;
           const size_t m = cnt * s.inW;
           if (ex.rowcorr) kt.rowsum(m, s.inC, src, s.inC, ex.rowcorrMult, rc);
-          kt.gemm(m, s.expandC, s.inC, src, s.inC, ex.w, ex.wStride, ex.rowcorr ? rc : nullptr,
+          ex.fn(m, s.expandC, s.inC, src, s.inC, ex.w, ex.wStride, ex.rowcorr ? rc : nullptr,
                   staging + slot * expRow, s.expandC, &ex.out);
           row += (ptrdiff_t)cnt;
           st.expandedHi = row - 1;
@@ -239,9 +239,9 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
       const size_t m = r * s.outW;
       int8_t* dst = out + oy0 * s.outW * s.outC;
       if (pr.rowcorr) kt.rowsum(m, s.expandC, band, s.expandC, pr.rowcorrMult, rc);
-      kt.gemm(m, s.outC, s.expandC, band, s.expandC, pr.w, pr.wStride, pr.rowcorr ? rc : nullptr,
+      pr.fn(m, s.outC, s.expandC, band, s.expandC, pr.w, pr.wStride, pr.rowcorr ? rc : nullptr,
               dst, s.outC, &pr.out);
-      if (s.residual) kt.add(m * s.outC, dst, in + oy0 * inRow, dst, &s.add);
+      if (s.residual) s.add(m * s.outC, dst, in + oy0 * inRow, dst);
     }
     st.next = y1;
   });

@@ -88,7 +88,7 @@ void qrun_conv2d(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
       const size_t mb = m1 - m0 < block ? m1 - m0 : block;
       patches(s, in, m0, mb, cols, stride);
       if (g.rowcorr) kt.rowsum(mb, K, cols, stride, g.rowcorrMult, rc);
-      kt.gemm(mb, N, K, cols, stride, g.w, g.wStride, g.rowcorr ? rc : nullptr,
+      g.fn(mb, N, K, cols, stride, g.w, g.wStride, g.rowcorr ? rc : nullptr,
               out + m0 * N, N, &g.out);
     }
   });

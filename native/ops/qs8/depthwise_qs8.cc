@@ -55,6 +55,12 @@ void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
   const int32_t* mult = bias + round64(C * 4) / 4;
   const int32_t* shift = mult + round64(C * 4) / 4;
   const int32_t xzp = s.dw.pad;
+  const float* scale = reinterpret_cast<const float*>(mult);  // the 'xnnpack' scheme's, in mult's place
+  const QOut& q = s.dw.out;
+  // Not a hot path (MobileNet has 3x3 depthwise only): one test per output.
+  auto requant = [&](int32_t acc, size_t c) {
+    return s.dw.fp32 ? (int8_t)(fp32_requant(acc, scale[c], q) + q.zero) : clamp_out(mbqm(acc, mult[c], shift[c]), q);
+  };
   parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t, size_t y0, size_t y1) {
     for (size_t oy = y0; oy < y1; ++oy)
       for (size_t ox = 0; ox < s.outW; ++ox)
@@ -70,7 +76,7 @@ void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
               acc += (uint32_t)(w[(ky * k + kx) * C + c] * (x - xzp));
             }
           }
-          out[(oy * s.outW + ox) * C + c] = clamp_out(mbqm((int32_t)acc, mult[c], shift[c]), s.dw.out);
+          out[(oy * s.outW + ox) * C + c] = requant((int32_t)acc, c);
         }
   });
 }

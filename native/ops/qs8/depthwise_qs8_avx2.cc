@@ -33,17 +33,16 @@ inline void store8(int8_t* dst, __m128i v, size_t count) {
     store_partial(dst, v, count);
 }
 
-}  // namespace
-
-void qdw3x3_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
-                 const void* w, size_t w_stride, int8_t* out, const QOut* q) {
+template <class Rq>
+void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
+           size_t w_stride, int8_t* out, const QOut* q) {
   const Out8 o = load_out8(*q);
   const size_t C = channels, step = stride * channels;
   for (size_t c0 = 0; c0 < channels; c0 += kCB) {
     const uint8_t* blk = static_cast<const uint8_t*>(w) + (c0 / kCB) * w_stride;
     const size_t count = channels - c0 < kCB ? channels - c0 : kCB;
     const __m256i bias = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk));
-    const Rq8 rq = load_rq8(blk, kCB, 0);
+    const Rq rq = Rq::load(blk, kCB, 0, *q);
     __m256i wt[9];
     for (int t = 0; t < 9; ++t)
       wt[t] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kCB * kQHeaderBytesPerChannel + 32 * t));
@@ -55,15 +54,27 @@ void qdw3x3_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t 
       const size_t at = x * step;
       const __m256i s0 = pixel(r0 + at, r1 + at, r2 + at, C, bias, wt);
       const __m256i s1 = pixel(r0 + at + step, r1 + at + step, r2 + at + step, C, bias, wt);
-      store8(out + x * C + c0, narrow8(clamp8(requant8(s0, rq), o)), count);
-      store8(out + (x + 1) * C + c0, narrow8(clamp8(requant8(s1, rq), o)), count);
+      store8(out + x * C + c0, narrow8(clamp8(rq(s0), o)), count);
+      store8(out + (x + 1) * C + c0, narrow8(clamp8(rq(s1), o)), count);
     }
     for (; x < out_w; ++x) {
       const size_t at = x * step;
       const __m256i s = pixel(r0 + at, r1 + at, r2 + at, C, bias, wt);
-      store8(out + x * C + c0, narrow8(clamp8(requant8(s, rq), o)), count);
+      store8(out + x * C + c0, narrow8(clamp8(rq(s), o)), count);
     }
   }
+}
+
+}  // namespace
+
+void qdw3x3_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
+                 const void* w, size_t w_stride, int8_t* out, const QOut* q) {
+  dw3x3<FixedPoint8>(rows, stride, out_w, channels, w, w_stride, out, q);
+}
+
+void qdw3x3_fp32_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
+                      const void* w, size_t w_stride, int8_t* out, const QOut* q) {
+  dw3x3<Fp32Requant8>(rows, stride, out_w, channels, w, w_stride, out, q);
 }
 
 }  // namespace mn

@@ -92,11 +92,11 @@ namespace {
 
 // One 16-channel block of an output row; SETS weight sets (compile-time: the weights stay in
 // registers), FULL: all 16 channels real (else masked stores).
-template <int SETS, bool FULL>
+template <class Rq, int SETS, bool FULL>
 void dw_block(const int8_t* r0, const int8_t* r1, const int8_t* r2, size_t pixelBytes, size_t out_w, size_t C,
-              const uint8_t* blk, int8_t* out, const Out16& o, __mmask16 mask) {
+              const uint8_t* blk, int8_t* out, const QOut& q, const Out16& o, __mmask16 mask) {
   const __m512i bias = _mm512_loadu_si512(blk);
-  const Rq16 rq = load_rq16(blk, kCB, 0);
+  const Rq rq = Rq::load(blk, kCB, 0, q);
   const uint8_t* wt = blk + kCB * kQHeaderBytesPerChannel + 64;
   __m512i wk[3 * SETS];
 #pragma GCC unroll 9
@@ -117,26 +117,28 @@ void dw_block(const int8_t* r0, const int8_t* r1, const int8_t* r2, size_t pixel
   for (; x + 4 <= out_w; x += 4) {
     // Four pixels narrowed together: finish64 leaves pixel u's 16 channels in 128-bit lane u.
     const __m512i a0 = pixel(x), a1 = pixel(x + 1), a2 = pixel(x + 2), a3 = pixel(x + 3);
-    const __m512i v = finish64(requant16(a0, rq), requant16(a1, rq), requant16(a2, rq), requant16(a3, rq), o);
+    const __m512i v = finish64(rq(a0), rq(a1), rq(a2), rq(a3), o);
     int8_t* dst = out + x * C;
     store16(dst, _mm512_castsi512_si128(v), mask, FULL);
     store16(dst + C, _mm512_extracti32x4_epi32(v, 1), mask, FULL);
     store16(dst + 2 * C, _mm512_extracti32x4_epi32(v, 2), mask, FULL);
     store16(dst + 3 * C, _mm512_extracti32x4_epi32(v, 3), mask, FULL);
   }
-  for (; x < out_w; ++x) store16(out + x * C, finish16(requant16(pixel(x), rq), o), mask, FULL);
+  for (; x < out_w; ++x) store16(out + x * C, finish16(rq(pixel(x)), o), mask, FULL);
 }
 
 typedef void (*BlockFn)(const int8_t*, const int8_t*, const int8_t*, size_t, size_t, size_t, const uint8_t*, int8_t*,
-                        const Out16&, __mmask16);
-const BlockFn kBlocks[3][2] = {{dw_block<1, false>, dw_block<1, true>},
-                               {dw_block<2, false>, dw_block<2, true>},
-                               {dw_block<3, false>, dw_block<3, true>}};
+                        const QOut&, const Out16&, __mmask16);
+template <class Rq>
+struct Blocks {
+  static constexpr BlockFn fn[3][2] = {{dw_block<Rq, 1, false>, dw_block<Rq, 1, true>},
+                                       {dw_block<Rq, 2, false>, dw_block<Rq, 2, true>},
+                                       {dw_block<Rq, 3, false>, dw_block<Rq, 3, true>}};
+};
 
-}  // namespace
-
-void qdw3x3_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t channels, const void* w,
-                       size_t w_stride, int8_t* out, const QOut* q) {
+template <class Rq>
+void dw3x3(const int8_t* const* rows, size_t out_w, size_t channels, const void* w, size_t w_stride, int8_t* out,
+           const QOut* q) {
   const Out16 o = load_out16(*q);
   const size_t C = channels, pixelBytes = (C + 15) / 16 * 16 * 4;
   for (size_t c0 = 0; c0 < C; c0 += kCB) {
@@ -144,9 +146,21 @@ void qdw3x3_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t c
     const int32_t sets = *reinterpret_cast<const int32_t*>(blk + kCB * kQHeaderBytesPerChannel);
     const bool full = C - c0 >= kCB;
     const __mmask16 mask = full ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c0)) - 1u);
-    kBlocks[sets - 1][full](rows[0] + c0 * 4, rows[1] + c0 * 4, rows[2] + c0 * 4, pixelBytes, out_w, C, blk,
-                            out + c0, o, mask);
+    Blocks<Rq>::fn[sets - 1][full](rows[0] + c0 * 4, rows[1] + c0 * 4, rows[2] + c0 * 4, pixelBytes, out_w, C, blk,
+                                   out + c0, *q, o, mask);
   }
+}
+
+}  // namespace
+
+void qdw3x3_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t channels, const void* w,
+                       size_t w_stride, int8_t* out, const QOut* q) {
+  dw3x3<FixedPoint16>(rows, out_w, channels, w, w_stride, out, q);
+}
+
+void qdw3x3_fp32_avx512vnni(const int8_t* const* rows, size_t, size_t out_w, size_t channels, const void* w,
+                            size_t w_stride, int8_t* out, const QOut* q) {
+  dw3x3<Fp32Requant16>(rows, out_w, channels, w, w_stride, out, q);
 }
 
 }  // namespace mn

@@ -24,6 +24,7 @@ struct QConvSrc {
   const uint8_t* biasLE = nullptr;   // [4n]
   const int32_t* multiplier = nullptr;  // [n], each in [0, 2^31)
   const int32_t* shift = nullptr;       // [n], each in [-31, 31]
+  const float* scale = nullptr;         // [n]: the 'xnnpack' scheme's (multiplier, shift unused)
   int32_t weightZero = 0;
   int32_t inputZero = 0;
   size_t n = 0, k = 0;
@@ -39,6 +40,7 @@ struct QConvSrc {
 
 // A packed GEMM (conv2d, pointwise, fc, a bottleneck's expand and project).
 struct QGemmPart {
+  QGemmFn fn = nullptr;  // the table's kernel for the plan's requantization scheme
   size_t n = 0, k = 0;
   const uint8_t* w = nullptr;  // panels, wStride bytes apart
   size_t wStride = 0;
@@ -49,10 +51,28 @@ struct QGemmPart {
 
 // A packed 3x3 depthwise (or, for other kernel sizes, its raw form: see qrun_depthwise).
 struct QDwPart {
+  QDw3x3Fn fn = nullptr;  // the table's 3x3 kernel for the plan's requantization scheme
+  bool fp32 = false;      // the 'xnnpack' scheme (the raw form's loop)
   const uint8_t* w = nullptr;  // blocks, wStride bytes apart
   size_t wStride = 0;
   int8_t pad = 0;  // the input zero point: what taps outside the image read
   QOut out{};
+};
+
+// The residual ADD of a bottleneck in the plan's scheme: TFLite's (fn, params) or XNNPACK's
+// (xnnFn, xnn), the kernel chosen when the plan is read.
+struct QResidualAdd {
+  QAddFn fn = nullptr;
+  QAddParams params{};
+  QAddXnnFn xnnFn = nullptr;
+  QAddXnnParams xnn{};
+  // out[i] = ADD(a[i], b[i]) for i < n.
+  void operator()(size_t n, const int8_t* a, const int8_t* b, int8_t* out) const {
+    if (xnnFn != nullptr)
+      xnnFn(n, a, b, out, &xnn);
+    else
+      fn(n, a, b, out, &params);
+  }
 };
 
 // One resolved step. Field use per op:
@@ -63,7 +83,8 @@ struct QDwPart {
 //  bottleneck: inH inW outH outW stride padTop padLeft inC expandC outC hasExpand hasProject
 //              residual gemm0 (expand) dw gemm1 (project) add; bandRows ringRows
 //  avgpool:    inH=h inW=w inC(=channels) avgUint8 out (lo/hi: the clamp, zero unused)
-//  mean:       inH=h inW=w inC(=channels) meanMult meanShift meanInZero out (clamp -128..127)
+//  mean:       inH=h inW=w inC(=channels) out (clamp -128..127); meanMult meanShift meanInZero, or
+//              for the 'xnnpack' scheme (meanFp32) meanScale meanZero meanOffset
 //  fc:         inC outC gemm0
 //  softmax:    inC(=n) softmax*
 struct QStepDesc {
@@ -75,10 +96,13 @@ struct QStepDesc {
   size_t bandRows = 1, ringRows = 3;
   QGemmPart gemm0, gemm1;
   QDwPart dw;
-  QAddParams add{};
+  QResidualAdd add;
   int8_t pad = 0;
   bool avgUint8 = false;
   int32_t meanMult = 0, meanShift = 0, meanInZero = 0;
+  bool meanFp32 = false;
+  float meanScale = 0, meanZero = 0;  // xnnpack.ts XnnMeanParams
+  int32_t meanOffset = 0;
   int32_t softmaxMult = 0, softmaxLeftShift = 0, softmaxDiffMin = 0;
   QOut out{};
 };
@@ -102,7 +126,7 @@ size_t qdw_blocks(const QKernels& kt, size_t channels);
 void qpack_dw_blocks(const QKernels& kt, const QConvSrc& src, size_t sets, uint8_t* dst, size_t b0, size_t b1);
 
 // Depthwise of another kernel size, raw: int16 (w - w_zp)[k*k*C], int32 bias[C], int32
-// multiplier[C], int32 shift[C] (64-byte aligned parts).
+// multiplier[C] (the 'xnnpack' scheme: float scale[C]), int32 shift[C] (64-byte aligned parts).
 size_t qdw_raw_bytes(size_t kernel, size_t channels);
 void qpack_dw_raw(const QConvSrc& src, uint8_t* dst);
 

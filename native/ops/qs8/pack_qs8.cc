@@ -19,7 +19,8 @@ size_t lane_slot(size_t j, size_t lanes) {
   return g * lanes + (i % 2 == 0 ? i / 2 : lanes / 2 + i / 2);
 }
 
-// The header of `nr` channels starting at c0 (count of them real; the rest requantize to 0).
+// The header of `nr` channels starting at c0 (count of them real; the rest requantize to 0): the
+// fixed-point fields, or for the 'xnnpack' scheme the float32 scales in mult's place (the rest 0).
 void write_header(uint8_t* dst, size_t nr, size_t lanes, const int32_t* bias, const QConvSrc& src,
                   size_t c0, size_t count) {
   int32_t* b = reinterpret_cast<int32_t*>(dst);
@@ -29,6 +30,15 @@ void write_header(uint8_t* dst, size_t nr, size_t lanes, const int32_t* bias, co
   int64_t* nudge = reinterpret_cast<int64_t*>(right + nr);
   int64_t* neg = nudge + nr;
   int64_t* shr = neg + nr;
+  if (src.scale != nullptr) {
+    std::memset(dst, 0, nr * kQHeaderBytesPerChannel);
+    float* scale = reinterpret_cast<float*>(mult);
+    for (size_t j = 0; j < count; ++j) {
+      b[j] = bias[j];
+      scale[j] = src.scale[c0 + j];
+    }
+    return;
+  }
   for (size_t j = 0; j < nr; ++j) {
     const bool real = j < count;
     const QRequant r = real ? make_requant(src.multiplier[c0 + j], src.shift[c0 + j]) : make_requant(0, 0);
@@ -213,8 +223,13 @@ void qpack_dw_raw(const QConvSrc& src, uint8_t* dst) {
   int32_t* mult = bias + round64(C * 4) / 4;
   int32_t* shift = mult + round64(C * 4) / 4;
   for (size_t c = 0; c < C; ++c) bias[c] = src.b(c);
-  std::memcpy(mult, src.multiplier, C * 4);
-  std::memcpy(shift, src.shift, C * 4);
+  if (src.scale != nullptr) {
+    std::memcpy(mult, src.scale, C * 4);
+    std::memset(shift, 0, C * 4);
+  } else {
+    std::memcpy(mult, src.multiplier, C * 4);
+    std::memcpy(shift, src.shift, C * 4);
+  }
 }
 
 }  // namespace mn

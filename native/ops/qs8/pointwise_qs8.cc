@@ -47,7 +47,7 @@ void qrun_pointwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
       for (size_t m0 = u0 * mr; m0 < m1; m0 += block) {
         const size_t mb = m1 - m0 < block ? m1 - m0 : block;
         const int32_t* rc = rowcorr(kt, g, mb, in + m0 * K, K, ctx.scratch[tid]);
-        kt.gemm(mb, N, K, in + m0 * K, K, g.w, g.wStride, rc, out + m0 * N, N, &g.out);
+        g.fn(mb, N, K, in + m0 * K, K, g.w, g.wStride, rc, out + m0 * N, N, &g.out);
       }
     });
   } else {
@@ -55,7 +55,7 @@ void qrun_pointwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
     parallel_for(*ctx.pool, panels, grain_for(*ctx.pool, panels, 4), [&](size_t tid, size_t p0, size_t p1) {
       const size_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
       const int32_t* rc = rowcorr(kt, g, M, in, K, ctx.scratch[tid]);
-      kt.gemm(M, n1 - n0, K, in, K, g.w + p0 * g.wStride, g.wStride, rc, out + n0, N, &g.out);
+      g.fn(M, n1 - n0, K, in, K, g.w + p0 * g.wStride, g.wStride, rc, out + n0, N, &g.out);
     });
   }
 }
@@ -69,7 +69,7 @@ void qrun_fc(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
   parallel_for(*ctx.pool, panels, grain_for(*ctx.pool, panels, 4), [&](size_t tid, size_t p0, size_t p1) {
     const size_t n0 = p0 * nr, n1 = p1 * nr < N ? p1 * nr : N;
     const int32_t* rc = rowcorr(kt, g, 1, in, K, ctx.scratch[tid]);
-    kt.gemm(1, n1 - n0, K, in, K, g.w + p0 * g.wStride, g.wStride, rc, out + n0, N, &g.out);
+    g.fn(1, n1 - n0, K, in, K, g.w + p0 * g.wStride, g.wStride, rc, out + n0, N, &g.out);
   });
 }
 

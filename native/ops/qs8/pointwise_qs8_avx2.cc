@@ -14,7 +14,7 @@ namespace {
 const size_t kNR = 16;
 const size_t kHeader = kNR * kQHeaderBytesPerChannel;
 
-template <int MR>
+template <class Rq, int MR>
 void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const int32_t* rowcorr,
           int8_t* c, size_t c_stride, size_t n, const QOut* out) {
   const __m256i bias0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
@@ -38,10 +38,10 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const in
       acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(x, w1));
     }
   }
-  const Rq8 rq0 = load_rq8(w, kNR, 0), rq1 = load_rq8(w, kNR, 1);
+  const Rq rq0 = Rq::load(w, kNR, 0, *out), rq1 = Rq::load(w, kNR, 1, *out);
   const Out8 o = load_out8(*out);
   for (int i = 0; i < MR; ++i) {
-    const __m128i v = narrow16(clamp8(requant8(acc[i][0], rq0), o), clamp8(requant8(acc[i][1], rq1), o));
+    const __m128i v = narrow16(clamp8(rq0(acc[i][0]), o), clamp8(rq1(acc[i][1]), o));
     int8_t* dst = c + i * c_stride;
     if (n >= 16)
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), v);
@@ -52,21 +52,35 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const in
 
 typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, const int32_t*, int8_t*, size_t,
                        size_t, const QOut*);
-const TileFn kTiles[4] = {tile<1>, tile<2>, tile<3>, tile<4>};
+template <class Rq>
+struct Tiles {
+  static constexpr TileFn fn[4] = {tile<Rq, 1>, tile<Rq, 2>, tile<Rq, 3>, tile<Rq, 4>};
+};
 
-}  // namespace
-
-void qgemm_avx2(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
-                size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+template <class Rq>
+void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
+          const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const uint8_t* panels = static_cast<const uint8_t*>(w);
   for (size_t j0 = 0; j0 < n; j0 += kNR) {
     const uint8_t* wj = panels + (j0 / kNR) * w_stride;
     for (size_t i0 = 0; i0 < m; i0 += 4) {
       const size_t mr = m - i0 < 4 ? m - i0 : 4;
-      kTiles[mr - 1](k, a + i0 * a_stride, a_stride, wj, rowcorr != nullptr ? rowcorr + i0 : nullptr,
-                     c + i0 * c_stride + j0, c_stride, n - j0, out);
+      Tiles<Rq>::fn[mr - 1](k, a + i0 * a_stride, a_stride, wj, rowcorr != nullptr ? rowcorr + i0 : nullptr,
+                            c + i0 * c_stride + j0, c_stride, n - j0, out);
     }
   }
+}
+
+}  // namespace
+
+void qgemm_avx2(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+  gemm<FixedPoint8>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
+}
+
+void qgemm_fp32_avx2(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                     size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+  gemm<Fp32Requant8>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 
 }  // namespace mn

@@ -23,16 +23,16 @@ const size_t kHeader = kNR * kQHeaderBytesPerChannel;
 // The accumulators are requantized panel by panel, so that one panel's constants (9 vectors) are
 // live at a time: all NV panels' would not fit in the registers, and were copied to the stack on
 // every tile. Not inlined: in the tile, GCC then kept the k loop's accumulators on the stack.
-template <int MR, int NV>
+template <class Rq, int MR, int NV>
 __attribute__((noinline)) void store_tile(const __m512i* acc, const uint8_t* w, size_t w_stride, int8_t* c, size_t c_stride, size_t n,
                 const QOut* out) {
   constexpr int G = NV >= 3 ? 1 : 4 / NV;  // rows per group of four vectors
   alignas(64) __m512i req[MR * NV];
 #pragma GCC unroll 4
   for (int j = 0; j < NV; ++j) {
-    const Rq16 rq = load_rq16(w + j * w_stride, kNR, 0);
+    const Rq rq = Rq::load(w + j * w_stride, kNR, 0, *out);
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) _mm512_store_si512(req + i * NV + j, requant16(_mm512_load_si512(acc + i * NV + j), rq));
+    for (int i = 0; i < MR; ++i) _mm512_store_si512(req + i * NV + j, rq(_mm512_load_si512(acc + i * NV + j)));
   }
   const Out16 o = load_out16(*out);
   const __mmask64 mask = n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
@@ -73,7 +73,7 @@ __attribute__((noinline)) void store_tile(const __m512i* acc, const uint8_t* w, 
 
 // XW: A flipped (x + 128, unsigned operand) against int8 weights; else the weights (w + 128) are
 // the unsigned operand and A is signed.
-template <int MR, int NV, bool XW>
+template <class Rq, int MR, int NV, bool XW>
 void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w_stride,
           const int32_t* rowcorr, int8_t* c, size_t c_stride, size_t n, const QOut* out) {
   // The accumulators live in registers through the k loop; GCC keeps them there only when every
@@ -111,31 +111,29 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, size_t w
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) _mm512_store_si512(spill + i * NV + j, acc[i][j]);
-  store_tile<MR, NV>(spill, w, w_stride, c, c_stride, n, out);
+  store_tile<Rq, MR, NV>(spill, w, w_stride, c, c_stride, n, out);
 }
 
 typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, size_t, const int32_t*, int8_t*,
                        size_t, size_t, const QOut*);
 
-template <bool XW>
+template <class Rq, bool XW>
 struct Tiles {
   static constexpr TileFn fn[6][4] = {
-      {tile<1, 1, XW>, tile<1, 2, XW>, tile<1, 3, XW>, tile<1, 4, XW>},
-      {tile<2, 1, XW>, tile<2, 2, XW>, tile<2, 3, XW>, tile<2, 4, XW>},
-      {tile<3, 1, XW>, tile<3, 2, XW>, tile<3, 3, XW>, tile<3, 4, XW>},
-      {tile<4, 1, XW>, tile<4, 2, XW>, tile<4, 3, XW>, tile<4, 4, XW>},
-      {tile<5, 1, XW>, tile<5, 2, XW>, tile<5, 3, XW>, tile<5, 4, XW>},
-      {tile<6, 1, XW>, tile<6, 2, XW>, tile<6, 3, XW>, tile<6, 4, XW>},
+      {tile<Rq, 1, 1, XW>, tile<Rq, 1, 2, XW>, tile<Rq, 1, 3, XW>, tile<Rq, 1, 4, XW>},
+      {tile<Rq, 2, 1, XW>, tile<Rq, 2, 2, XW>, tile<Rq, 2, 3, XW>, tile<Rq, 2, 4, XW>},
+      {tile<Rq, 3, 1, XW>, tile<Rq, 3, 2, XW>, tile<Rq, 3, 3, XW>, tile<Rq, 3, 4, XW>},
+      {tile<Rq, 4, 1, XW>, tile<Rq, 4, 2, XW>, tile<Rq, 4, 3, XW>, tile<Rq, 4, 4, XW>},
+      {tile<Rq, 5, 1, XW>, tile<Rq, 5, 2, XW>, tile<Rq, 5, 3, XW>, tile<Rq, 5, 4, XW>},
+      {tile<Rq, 6, 1, XW>, tile<Rq, 6, 2, XW>, tile<Rq, 6, 3, XW>, tile<Rq, 6, 4, XW>},
   };
 };
 
-}  // namespace
-
-void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
-                      size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
-                      const QOut* out) {
+template <class Rq>
+void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
+          const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const uint8_t* panels = static_cast<const uint8_t*>(w);
-  const auto& tiles = rowcorr != nullptr ? Tiles<false>::fn : Tiles<true>::fn;
+  const auto& tiles = rowcorr != nullptr ? Tiles<Rq, false>::fn : Tiles<Rq, true>::fn;
   for (size_t j0 = 0; j0 < n; j0 += 4 * kNR) {
     const size_t nb = n - j0 < 4 * kNR ? n - j0 : 4 * kNR;
     const size_t nv = (nb + kNR - 1) / kNR;
@@ -146,6 +144,20 @@ void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_st
                              rowcorr != nullptr ? rowcorr + i0 : nullptr, c + i0 * c_stride + j0, c_stride, nb, out);
     }
   }
+}
+
+}  // namespace
+
+void qgemm_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                      size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
+                      const QOut* out) {
+  gemm<FixedPoint16>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
+}
+
+void qgemm_fp32_avx512vnni(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                           size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
+                           const QOut* out) {
+  gemm<Fp32Requant16>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 
 namespace {

@@ -13,7 +13,7 @@ namespace {
 
 const size_t kNR = 8;
 
-template <int MR>
+template <class Rq, int MR>
 void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const int32_t* rowcorr, int8_t* c,
           size_t c_stride, size_t n, const QOut* out) {
   const int32_t* bias = reinterpret_cast<const int32_t*>(w);
@@ -35,29 +35,42 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const in
       acc[i][1] = vdotq_s32(acc[i][1], w1, x);
     }
   }
-  const Rq4 r0 = load_rq4(w, kNR, 0), r1 = load_rq4(w, kNR, 1);
+  const Rq r0 = Rq::load(w, kNR, 0, *out), r1 = Rq::load(w, kNR, 1, *out);
   const Out4 o = load_out4(*out);
-  for (int i = 0; i < MR; ++i)
-    store8(c + i * c_stride, finish8(requant4(acc[i][0], r0), requant4(acc[i][1], r1), o), n);
+  for (int i = 0; i < MR; ++i) store8(c + i * c_stride, finish8(r0(acc[i][0]), r1(acc[i][1]), o), n);
 }
 
 typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, const int32_t*, int8_t*, size_t, size_t,
                        const QOut*);
-const TileFn kTiles[4] = {tile<1>, tile<2>, tile<3>, tile<4>};
+template <class Rq>
+struct Tiles {
+  static constexpr TileFn fn[4] = {tile<Rq, 1>, tile<Rq, 2>, tile<Rq, 3>, tile<Rq, 4>};
+};
 
-}  // namespace
-
-void qgemm_neondot(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+template <class Rq>
+void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
                    size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const uint8_t* panels = static_cast<const uint8_t*>(w);
   for (size_t j0 = 0; j0 < n; j0 += kNR) {
     const uint8_t* wj = panels + (j0 / kNR) * w_stride;
     for (size_t i0 = 0; i0 < m; i0 += 4) {
       const size_t mr = m - i0 < 4 ? m - i0 : 4;
-      kTiles[mr - 1](k, a + i0 * a_stride, a_stride, wj, rowcorr != nullptr ? rowcorr + i0 : nullptr,
-                     c + i0 * c_stride + j0, c_stride, n - j0, out);
+      Tiles<Rq>::fn[mr - 1](k, a + i0 * a_stride, a_stride, wj, rowcorr != nullptr ? rowcorr + i0 : nullptr,
+                            c + i0 * c_stride + j0, c_stride, n - j0, out);
     }
   }
+}
+
+}  // namespace
+
+void qgemm_neondot(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
+                const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+  gemm<FixedPoint4>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
+}
+
+void qgemm_fp32_neondot(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
+                     size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+  gemm<Fp32Requant4>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 
 void qrowsum_neondot(size_t m, size_t k, const int8_t* a, size_t a_stride, int32_t mult, int32_t* out) {

@@ -108,6 +108,19 @@ void qrun_mean(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
   const size_t C = s.inC, n = s.inH * s.inW;
   int32_t* sums = reinterpret_cast<int32_t*>(ctx.scratch[0]);
   channel_sums(in, n, C, sums);
+  if (s.meanFp32) {
+    // xnnpack.ts xnnMeanValue: on the file's values (storage + offset), float32 throughout, the
+    // product and the sum rounded apart (this file is built with -ffp-contract=off); clamped to
+    // the file type's range in float, then rounded to nearest-even.
+    const float lo = (float)(-128 + s.meanOffset), hi = (float)(127 + s.meanOffset);
+    for (size_t c = 0; c < C; ++c) {
+      const int64_t fileSum = (int64_t)sums[c] + (int64_t)s.meanOffset * (int64_t)n;
+      const float product = (float)fileSum * s.meanScale;
+      const float v = product + s.meanZero;
+      out[c] = (int8_t)(round_half_even(v < lo ? lo : v > hi ? hi : v) - s.meanOffset);
+    }
+    return;
+  }
   for (size_t c = 0; c < C; ++c) {
     const int32_t shifted = sub_wrap(sums[c], (int32_t)((uint32_t)s.meanInZero * (uint32_t)n));
     out[c] = clamp_out(mbqm(shifted, s.meanMult, s.meanShift), s.out);

@@ -4,6 +4,7 @@
 // kernels only, never by a file compiled with ISA flags (kernels_qs8.h explains why).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "../../kernels_qs8.h"
@@ -69,6 +70,57 @@ inline int8_t add_one(int8_t a, int8_t b, const QAddParams& p) {
   const int32_t s1 = mbqm(shl_wrap(a + p.offset1, p.shift_in), p.in1);
   const int32_t s2 = mbqm(shl_wrap(b + p.offset2, p.shift_in), p.in2);
   return clamp_out(mbqm((int32_t)((uint32_t)s1 + (uint32_t)s2), p.sum), p.out);
+}
+
+// x rounded to the nearest integer, halves to even, whatever the rounding mode; |x| < 2^23.
+inline int32_t round_half_even(float x) {
+  const float below = std::floor(x);
+  const float frac = x - below;  // exact
+  int32_t r = (int32_t)below;
+  if (frac > 0.5f || (frac == 0.5f && (r & 1) != 0)) ++r;
+  return r;
+}
+
+// XNNPACK's requantization (the 'xnnpack' scheme): rint(float32(float32(acc) * scale)), halves to
+// even, clamped to [q.lo, q.hi] (clamping the product first: it may exceed int32; the bounds are
+// integers, so the rounding commutes with the clamp). The float conversion and product round by the
+// current mode, nearest-even unless a program changes it (Node does not); the final rounding is
+// explicit.
+inline int32_t fp32_requant(int32_t acc, float scale, const QOut& q) {
+  const float p = (float)acc * scale;
+  return round_half_even(p < (float)q.lo ? (float)q.lo : p > (float)q.hi ? (float)q.hi : p);
+}
+
+// The two schemes as policies of the scalar kernels, reading channel j of a block's header of nr
+// channels (kernels_qs8.h).
+struct FixedPointHeader {
+  const int32_t *mult, *left, *right;
+  FixedPointHeader(const void* header, size_t nr, const QOut&) {
+    mult = static_cast<const int32_t*>(header) + nr;
+    left = mult + nr;
+    right = left + nr;
+  }
+  int8_t operator()(int32_t acc, size_t j, const QOut& q) const {
+    return clamp_out(mbqm(acc, mult[j], left[j] - right[j]), q);
+  }
+};
+
+struct Fp32Header {
+  const float* scale;
+  Fp32Header(const void* header, size_t nr, const QOut&) {
+    scale = reinterpret_cast<const float*>(static_cast<const int32_t*>(header) + nr);
+  }
+  int8_t operator()(int32_t acc, size_t j, const QOut& q) const {
+    return (int8_t)(fp32_requant(acc, scale[j], q) + q.zero);
+  }
+};
+
+// One element of XNNPACK's ADD (QAddXnnParams).
+inline int8_t add_xnn_one(int8_t a, int8_t b, const QAddXnnParams& p) {
+  const int32_t acc = p.bias + a * p.mult_a + b * p.mult_b;
+  int32_t r = acc >> p.shift;
+  r = r < p.out.lo ? p.out.lo : r > p.out.hi ? p.out.hi : r;
+  return (int8_t)(r + p.out.zero);
 }
 
 }  // namespace mn

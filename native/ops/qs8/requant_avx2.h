@@ -72,6 +72,33 @@ inline __m256i requant8(__m256i acc, const Rq8& r) {
   return _mm256_sub_epi32(_mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA), r.post);
 }
 
+// The two requantization schemes as policies of the kernels (kernels_qs8.h): the constants of 8
+// channels of a header, applied to accumulators; int32 lanes out, for clamp8.
+struct FixedPoint8 {
+  Rq8 rq;
+  static FixedPoint8 load(const void* header, size_t nr, size_t group, const QOut&) {
+    return FixedPoint8{load_rq8(header, nr, group)};
+  }
+  __m256i operator()(__m256i acc) const { return requant8(acc, rq); }
+};
+
+// XNNPACK's: rint(float32(float32(acc) * scale)). The final rounding is explicit (vroundps to
+// nearest-even, then an exact conversion); the int -> float conversion and the product round by
+// MXCSR, whose default (round to nearest-even) Node never changes; a product beyond int32 is
+// clamped above in float first (the conversion would give INT32_MIN, which clamp8 takes to the lower
+// bound, as it should for a product below it).
+struct Fp32Requant8 {
+  __m256 scale, hi;
+  static Fp32Requant8 load(const void* header, size_t nr, size_t group, const QOut& q) {
+    const float* scale = reinterpret_cast<const float*>(static_cast<const int32_t*>(header) + nr) + 8 * group;
+    return Fp32Requant8{_mm256_loadu_ps(scale), _mm256_set1_ps((float)q.hi)};
+  }
+  __m256i operator()(__m256i acc) const {
+    const __m256 p = _mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale), hi);
+    return _mm256_cvttps_epi32(_mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+};
+
 struct Out8 {
   __m256i lo, hi, zero;
 };

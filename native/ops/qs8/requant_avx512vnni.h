@@ -67,6 +67,33 @@ inline __m512i requant16(__m512i acc, const Rq16& r) {
   return _mm512_mask_shuffle_epi32(pe, 0xAAAA, po, _MM_PERM_CCAA);
 }
 
+// The two requantization schemes as policies of the kernels (kernels_qs8.h): the constants of 16
+// channels of a header, loaded once, applied to accumulators. Results are int32 lanes for the
+// clamps of finish64 / finish16.
+struct FixedPoint16 {
+  Rq16 rq;
+  static FixedPoint16 load(const void* header, size_t nr, size_t group, const QOut&) {
+    return FixedPoint16{load_rq16(header, nr, group)};
+  }
+  __m512i operator()(__m512i acc) const { return requant16(acc, rq); }
+};
+
+// XNNPACK's: rint(float32(float32(acc) * scale)) with explicit round-to-nearest-even on every
+// operation (independent of MXCSR), the product clamped above in float (beyond int32 the
+// conversion gives INT32_MIN, which the integer clamp after takes to the lower bound as it should).
+struct Fp32Requant16 {
+  __m512 scale, hi;
+  static Fp32Requant16 load(const void* header, size_t nr, size_t group, const QOut& q) {
+    const float* scale = reinterpret_cast<const float*>(static_cast<const int32_t*>(header) + nr) + 16 * group;
+    return Fp32Requant16{_mm512_loadu_ps(scale), _mm512_set1_ps((float)q.hi)};
+  }
+  __m512i operator()(__m512i acc) const {
+    const __m512 f = _mm512_cvt_roundepi32_ps(acc, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 p = _mm512_mul_round_ps(f, scale, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_cvt_roundps_epi32(_mm512_min_ps(p, hi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+};
+
 // The step's clamp and zero point, applied to requantized lanes: as int32 (lo, hi: bounds minus
 // the zero point) or, for 64 outputs at once, as int16 / int8 (zero16; lo8, hi8: the bounds).
 struct Out16 {

@@ -38,6 +38,30 @@ inline int32x4_t requant4(int32x4_t acc, const Rq4& r) {
   return vrshlq_s32(vqaddq_s32(h, fixup), r.negRight);
 }
 
+// The two requantization schemes as policies of the kernels (kernels_qs8.h): the constants of 4
+// channels of a header, applied to accumulators; int32 lanes out, for finish8.
+struct FixedPoint4 {
+  Rq4 rq;
+  static FixedPoint4 load(const void* header, size_t nr, size_t group, const QOut&) {
+    return FixedPoint4{load_rq4(header, nr, group)};
+  }
+  int32x4_t operator()(int32x4_t acc) const { return requant4(acc, rq); }
+};
+
+// XNNPACK's: rint(float32(float32(acc) * scale)); FCVTNS rounds to nearest-even whatever FPCR says,
+// the conversion to float and the product by FPCR's mode (nearest-even by default; Node never
+// changes it). Clamped above in float first: FCVTNS saturates, so below is fine as it is.
+struct Fp32Requant4 {
+  float32x4_t scale, hi;
+  static Fp32Requant4 load(const void* header, size_t nr, size_t group, const QOut& q) {
+    const float* scale = reinterpret_cast<const float*>(static_cast<const int32_t*>(header) + nr) + 4 * group;
+    return Fp32Requant4{vld1q_f32(scale), vdupq_n_f32((float)q.hi)};
+  }
+  int32x4_t operator()(int32x4_t acc) const {
+    return vcvtnq_s32_f32(vminq_f32(vmulq_f32(vcvtq_f32_s32(acc), scale), hi));
+  }
+};
+
 struct Out4 {
   int32x4_t lo, hi, zero;
 };

@@ -1,5 +1,5 @@
 // The int8 backend on the C++ addon's integer kernels (native/ops/qs8): runs a QPlan bit-exactly as
-// the TypeScript reference (ops.ts) does.
+// the TypeScript reference (ops.ts) does, in either requantization scheme (plan.rounding).
 import { loadAddon, nativeBackendOf, planForAddon } from '../native.js';
 import type { Int8Backend } from './backend.js';
 import { encodedQWeights } from './lazy-weights.js';
@@ -15,15 +15,9 @@ export interface NativeInt8Options {
 /**
  * Compiles `plan` in the addon (weights packed once, now; lazy ones go as the file's bytes and stay
  * unread on the JS side, plain arrays as they are). Throws when the addon cannot be loaded or
- * has no int8 kernels, on an invalid plan (the message names the step), on an unavailable isa, and
- * (RangeError) on a plan whose rounding is not 'tflite'.
+ * has no int8 kernels, on an invalid plan (the message names the step) and on an unavailable isa.
  */
 export function createNativeInt8Backend(plan: QPlan, options: NativeInt8Options = {}): Int8Backend {
-  // The addon's kernels requantize as TFLite does; a plan for another scheme would run, silently, with
-  // parameters it does not read.
-  if (plan.rounding !== 'tflite') {
-    throw new RangeError(`the native int8 kernels compute TFLite's rounding only, not '${plan.rounding}': run this plan on the reference backend`);
-  }
   const result = loadAddon();
   if ('error' in result) throw result.error;
   const QuantModel = result.addon.QuantModel;

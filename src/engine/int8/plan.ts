@@ -97,7 +97,7 @@ export interface QPlan {
   dtype: 'int8';
   /**
    * Whose arithmetic the steps' parameters are for: TFLite's reference kernels (the default; what the
-   * native kernels compute too) or XNNPACK's (LiteRT.js's CPU path; reference backend only).
+   * native kernels compute too) or XNNPACK's (LiteRT.js's CPU path; the native kernels compute it too).
    */
   rounding: Rounding;
   /** Input tensor [inputH, inputW, inputC] at arena byte offset `input`. */
