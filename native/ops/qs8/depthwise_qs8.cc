@@ -62,6 +62,7 @@ void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
     return s.dw.fp32 ? (int8_t)(fp32_requant(acc, scale[c], q) + q.zero) : clamp_out(mbqm(acc, mult[c], shift[c]), q);
   };
   parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t, size_t y0, size_t y1) {
+    const NearestRounding nearest;  // the 'xnnpack' scheme's float arithmetic, on this thread
     for (size_t oy = y0; oy < y1; ++oy)
       for (size_t ox = 0; ox < s.outW; ++ox)
         for (size_t c = 0; c < C; ++c) {
