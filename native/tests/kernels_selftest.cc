@@ -9,6 +9,7 @@
 // Exit status 0 when every check passes; the last line is "selftest: all N checks passed".
 #include <atomic>
 #include <cerrno>
+#include <cfenv>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
@@ -260,10 +261,16 @@ void check_qgemm(const QKernels* k, size_t m, size_t n, size_t kk, int wzp, int 
   const bool hasRc = qgemm_needs_rowcorr(*k, wzp);
   std::vector<int32_t> rc(m);
   if (hasRc) k->rowsum(m, kk, a.data(), kk, qgemm_rowcorr_mult(*k, wzp), rc.data());
+  // Every other 'xnnpack' case runs with the FPU rounding upward: the kernels must round to nearest
+  // whatever the mode (the reference above was computed in the default one).
+  const bool upward = fp32 && irand(0, 1) == 0;
+  if (upward) std::fesetround(FE_UPWARD);
   (fp32 ? k->gemm_fp32 : k->gemm)(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk),
                                    hasRc ? rc.data() : nullptr, got.data(), n, &out);
+  if (upward) std::fesetround(FE_TONEAREST);
   char what[128];
-  std::snprintf(what, sizeof what, "qgemm%s m=%zu n=%zu k=%zu w_zp=%d x_zp=%d", fp32 ? "_fp32" : "", m, n, kk, wzp, xzp);
+  std::snprintf(what, sizeof what, "qgemm%s m=%zu n=%zu k=%zu w_zp=%d x_zp=%d%s", fp32 ? "_fp32" : "", m, n, kk, wzp, xzp,
+                upward ? " (FE_UPWARD)" : "");
   compare_bytes(what, k, got, want);
 }
 
@@ -350,6 +357,8 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
   std::vector<int8_t> rows((h + 1) * built + 64);  // every input row, then the pad row
   for (size_t y = 0; y < h; ++y) qdw_build(*k, s, in.data() + y * w * c, rows.data() + y * built);
   qdw_build(*k, s, nullptr, rows.data() + h * built);
+  const bool upward = fp32 && irand(0, 1) == 0;  // as in check_qgemm
+  if (upward) std::fesetround(FE_UPWARD);
   for (size_t oy = 0; oy < s.outH; ++oy) {
     const int8_t* r[3];
     for (size_t ky = 0; ky < 3; ++ky) {
@@ -359,9 +368,10 @@ void check_qdw(const QKernels* k, size_t h, size_t w, size_t c, size_t stride, i
     (fp32 ? k->dw3x3_fp32 : k->dw3x3)(r, stride, s.outW, c, packed.data(), s.dw.wStride, got.data() + oy * s.outW * c,
                                       &out);
   }
+  if (upward) std::fesetround(FE_TONEAREST);
   char what[128];
-  std::snprintf(what, sizeof what, "qdw3x3%s %zux%zux%zu s%zu w_zp=%d x_zp=%d (%zu weight sets)", fp32 ? "_fp32" : "",
-                h, w, c, stride, wzp, xzp, sets);
+  std::snprintf(what, sizeof what, "qdw3x3%s %zux%zux%zu s%zu w_zp=%d x_zp=%d (%zu weight sets)%s", fp32 ? "_fp32" : "",
+                h, w, c, stride, wzp, xzp, sets, upward ? " (FE_UPWARD)" : "");
   compare_bytes(what, k, got, want);
 }
 
@@ -382,6 +392,48 @@ void check_qadd(const QKernels* k, size_t n) {
   char what[64];
   std::snprintf(what, sizeof what, "qadd n=%zu", n);
   compare_bytes(what, k, got, want);
+}
+
+// The 'xnnpack' GEMM under FE_UPWARD on accumulators and scales chosen so that the rounding mode
+// changes the answer (the product lands next to a half): the kernels must still round to nearest.
+// Zero weights: each channel's accumulator is its bias.
+void check_qgemm_fp32_rounding_mode(const QKernels* k) {
+  const size_t n = 24, kk = 4, m = 3;
+  std::vector<int32_t> bias(n);
+  std::vector<float> scale(n);
+  std::vector<int8_t> want(m * n), got(m * n), w(n * kk, 0), a(m * kk + 64, 0);
+  const QOut out{0, -128, 127};
+  for (size_t c = 0; c < n; ++c) {
+    for (;;) {
+      // acc * scale near target (a half), of target's sign
+      const float target = (float)irand(-100, 100) + 0.5f;
+      const int32_t acc = irand(3, 4000) * (target < 0 ? -1 : 1);
+      const float sc = (float)((double)target / acc);
+      // volatile: each product computed in its mode (the compiler assumes one mode and would move them)
+      volatile float vacc = (float)acc, vscale = sc;
+      volatile float nearest = vacc * vscale;
+      std::fesetround(FE_UPWARD);
+      volatile float upward = vacc * vscale;
+      std::fesetround(FE_TONEAREST);
+      if (std::nearbyint(nearest) == std::nearbyint(upward)) continue;
+      bias[c] = acc;
+      scale[c] = sc;
+      break;
+    }
+    for (size_t i = 0; i < m; ++i) want[i * n + c] = xnn_requant_reference(bias[c], scale[c], out);
+  }
+  QConvSrc src;
+  src.weights = reinterpret_cast<const uint8_t*>(w.data());
+  src.bias = bias.data();
+  src.scale = scale.data();
+  src.n = n;
+  src.k = kk;
+  std::vector<uint8_t> packed(qgemm_packed_bytes(*k, n, kk) + 64);
+  qpack_gemm_panels(*k, src, packed.data(), 0, qgemm_panels(*k, n));
+  std::fesetround(FE_UPWARD);
+  k->gemm_fp32(m, n, kk, a.data(), kk, packed.data(), qgemm_panel_bytes(*k, kk), nullptr, got.data(), n, &out);
+  std::fesetround(FE_TONEAREST);
+  compare_bytes("qgemm_fp32 under FE_UPWARD, products next to halves", k, got, want);
 }
 
 // XNNPACK's ADD against its arithmetic written out in 64 bits: multipliers up to 2^21, the shift
@@ -555,6 +607,12 @@ std::string check_pool_unwind() {
 }  // namespace
 
 int main() {
+  // The thread pool first: its checks count the process's threads, and under qemu-user the guest's
+  // rounding-mode changes (the 'xnnpack' checks below) make qemu start and stop a helper thread.
+  const int beforePool = g_checks;
+  for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);
+  const std::string unwind = check_pool_unwind();
+  std::printf("thread pool: %d checks (%s)\n", g_checks - beforePool, unwind.c_str());
   std::vector<const Kernels*> kernels;
   try {
     kernels = supported_kernels();
@@ -641,15 +699,12 @@ int main() {
         }
     for (size_t c : {48, 96}) check_qdw(k, 5, 9, c, 1, -128, irand(-128, 127), true, true);
     for (size_t n : {1, 7, 8, 15, 16, 17, 64, 100}) check_qadd_xnn(k, n);
+    check_qgemm_fp32_rounding_mode(k);
     std::printf("int8 %s, xnnpack rounding: %d kernel checks\n", k->name, g_checks - beforeXnn);
   }
   const int beforePad = g_checks;
   check_alias_pad();
   std::printf("alias_pad: %d checks\n", g_checks - beforePad);
-  const int kernelChecks = g_checks;
-  for (size_t threads : {1, 2, 3, 8}) check_pool_jobs(threads);
-  const std::string unwind = check_pool_unwind();
-  std::printf("thread pool: %d checks (%s)\n", g_checks - kernelChecks, unwind.c_str());
   if (g_failures) {
     std::printf("selftest: %d of %d checks FAILED\n", g_failures, g_checks);
     return 1;

@@ -41,27 +41,21 @@ void qdw_build(const QKernels& kt, const QStepDesc& s, const int8_t* in, int8_t*
   std::memset(out + left + row, s.dw.pad, total - left - row);
 }
 
-void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
-  if (s.kernel == 3) {
-    qrun_bottleneck(ctx, s, arena);
-    return;
-  }
-  // Σ over the taps inside the image of (w - w_zp)(x - x_zp), as ops.ts.
+namespace {
+
+// A depthwise of another kernel size (not used by MobileNet) as a plain loop: Σ over the taps inside
+// the image of (w - w_zp)(x - x_zp), as ops.ts; requant(acc, c) in the plan's scheme, with a Guard
+// held by each thread's job (NearestRounding for the float scheme).
+template <class Guard, class Requant>
+void raw_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena, const Requant& requant) {
   const int8_t* in = arena + s.input;
   int8_t* out = arena + s.output;
   const size_t C = s.inC, k = s.kernel;
   const int16_t* w = reinterpret_cast<const int16_t*>(s.dw.w);
   const int32_t* bias = reinterpret_cast<const int32_t*>(s.dw.w + round64(k * k * C * 2));
-  const int32_t* mult = bias + round64(C * 4) / 4;
-  const int32_t* shift = mult + round64(C * 4) / 4;
   const int32_t xzp = s.dw.pad;
-  const float* scale = reinterpret_cast<const float*>(mult);  // the 'xnnpack' scheme's, in mult's place
-  const QOut& q = s.dw.out;
-  // Not a hot path (MobileNet has 3x3 depthwise only): one test per output.
-  auto requant = [&](int32_t acc, size_t c) {
-    return s.dw.fp32 ? (int8_t)(fp32_requant(acc, scale[c], q) + q.zero) : clamp_out(mbqm(acc, mult[c], shift[c]), q);
-  };
   parallel_for(*ctx.pool, s.outH, grain_for(*ctx.pool, s.outH, 8), [&](size_t, size_t y0, size_t y1) {
+    [[maybe_unused]] const Guard guard{};
     for (size_t oy = y0; oy < y1; ++oy)
       for (size_t ox = 0; ox < s.outW; ++ox)
         for (size_t c = 0; c < C; ++c) {
@@ -79,6 +73,28 @@ void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) 
           out[(oy * s.outW + ox) * C + c] = requant((int32_t)acc, c);
         }
   });
+}
+
+struct NoGuard {};
+
+}  // namespace
+
+void qrun_depthwise(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
+  if (s.kernel == 3) {
+    qrun_bottleneck(ctx, s, arena);
+    return;
+  }
+  const size_t C = s.inC, k = s.kernel;
+  const int32_t* mult = reinterpret_cast<const int32_t*>(s.dw.w + round64(k * k * C * 2) + round64(C * 4));
+  const int32_t* shift = mult + round64(C * 4) / 4;
+  const QOut& q = s.dw.out;
+  if (s.dw.fp32) {
+    const float* scale = reinterpret_cast<const float*>(mult);  // the 'xnnpack' scheme's, in mult's place
+    raw_depthwise<NearestRounding>(ctx, s, arena,
+                                   [&](int32_t acc, size_t c) { return (int8_t)(fp32_requant(acc, scale[c], q) + q.zero); });
+  } else {
+    raw_depthwise<NoGuard>(ctx, s, arena, [&](int32_t acc, size_t c) { return clamp_out(mbqm(acc, mult[c], shift[c]), q); });
+  }
 }
 
 }  // namespace mn

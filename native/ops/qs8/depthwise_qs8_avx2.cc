@@ -34,7 +34,7 @@ inline void store8(int8_t* dst, __m128i v, size_t count) {
 }
 
 template <class Rq>
-void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
+__attribute__((noinline)) void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
            size_t w_stride, int8_t* out, const QOut* q) {
   const Out8 o = load_out8(*q);
   const size_t C = channels, step = stride * channels;
@@ -74,6 +74,7 @@ void qdw3x3_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t 
 
 void qdw3x3_fp32_avx2(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
                       const void* w, size_t w_stride, int8_t* out, const QOut* q) {
+  const NearestRounding nearest;
   dw3x3<Fp32Requant8>(rows, stride, out_w, channels, w, w_stride, out, q);
 }
 

@@ -11,7 +11,7 @@ namespace mn {
 namespace {
 
 template <class Rq>
-void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
+__attribute__((noinline)) void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
            size_t w_stride, int8_t* out, const QOut* q) {
   const size_t cb = 8, C = channels, step = stride * channels;
   const Out4 o = load_out4(*q);
@@ -48,6 +48,7 @@ void qdw3x3_neon(const int8_t* const* rows, size_t stride, size_t out_w, size_t 
 
 void qdw3x3_fp32_neon(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
                       size_t w_stride, int8_t* out, const QOut* q) {
+  const NearestRounding nearest;
   dw3x3<Fp32Requant4>(rows, stride, out_w, channels, w, w_stride, out, q);
 }
 

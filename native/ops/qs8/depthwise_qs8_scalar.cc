@@ -7,7 +7,7 @@ namespace mn {
 namespace {
 
 template <class Requant>
-void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
+MN_NOINLINE void dw3x3(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels, const void* w,
            size_t w_stride, int8_t* out, const QOut* q) {
   const size_t cb = 8;
   for (size_t c0 = 0; c0 < channels; c0 += cb) {
@@ -39,6 +39,7 @@ void qdw3x3_scalar(const int8_t* const* rows, size_t stride, size_t out_w, size_
 
 void qdw3x3_fp32_scalar(const int8_t* const* rows, size_t stride, size_t out_w, size_t channels,
                         const void* w, size_t w_stride, int8_t* out, const QOut* q) {
+  const NearestRounding nearest;
   dw3x3<Fp32Header>(rows, stride, out_w, channels, w, w_stride, out, q);
 }
 

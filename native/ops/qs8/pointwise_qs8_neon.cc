@@ -44,7 +44,7 @@ struct Tiles {
 };
 
 template <class Rq>
-void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
+__attribute__((noinline)) void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
                 const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const uint8_t* panels = static_cast<const uint8_t*>(w);
   for (size_t j0 = 0; j0 < n; j0 += kNR) {
@@ -66,6 +66,7 @@ void qgemm_neon(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, 
 
 void qgemm_fp32_neon(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
                      size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
+  const NearestRounding nearest;
   gemm<Fp32Requant4>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 

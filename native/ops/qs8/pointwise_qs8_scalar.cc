@@ -8,7 +8,7 @@ namespace mn {
 namespace {
 
 template <class Requant>
-void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
+MN_NOINLINE void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
           const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const size_t nr = 8;
   for (size_t j0 = 0; j0 < n; j0 += nr) {
@@ -44,6 +44,7 @@ void qgemm_scalar(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride
 void qgemm_fp32_scalar(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
                        size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride,
                        const QOut* out) {
+  const NearestRounding nearest;
   gemm<Fp32Header>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 

@@ -112,6 +112,7 @@ void qrun_mean(const QExecContext& ctx, const QStepDesc& s, int8_t* arena) {
     // xnnpack.ts xnnMeanValue: on the file's values (storage + offset), float32 throughout, the
     // product and the sum rounded apart (this file is built with -ffp-contract=off); clamped to
     // the file type's range in float, then rounded to nearest-even.
+    const NearestRounding nearest;
     const float lo = (float)(-128 + s.meanOffset), hi = (float)(127 + s.meanOffset);
     for (size_t c = 0; c < C; ++c) {
       const int64_t fileSum = (int64_t)sums[c] + (int64_t)s.meanOffset * (int64_t)n;

@@ -4,10 +4,18 @@
 // kernels only, never by a file compiled with ISA flags (kernels_qs8.h explains why).
 #pragma once
 
+#include <cfenv>
 #include <cmath>
 #include <cstdint>
 
 #include "../../kernels_qs8.h"
+
+// Keeps a kernel body out of its caller (see NearestRounding).
+#if defined(_MSC_VER)
+#define MN_NOINLINE __declspec(noinline)
+#else
+#define MN_NOINLINE __attribute__((noinline))
+#endif
 
 namespace mn {
 
@@ -81,11 +89,30 @@ inline int32_t round_half_even(float x) {
   return r;
 }
 
+// The floating-point rounding mode at round-to-nearest for a scope: the float conversions, products
+// and sums of the 'xnnpack' scheme round by it. Node never changes the default (nearest), so this
+// is one read of the mode; a host that did change it still gets XNNPACK's bytes. The arithmetic
+// must be in a function called below it (the compiler does not order float arithmetic against
+// mode changes).
+class NearestRounding {
+ public:
+  NearestRounding() : saved_(std::fegetround()) {
+    if (saved_ != FE_TONEAREST) std::fesetround(FE_TONEAREST);
+  }
+  ~NearestRounding() {
+    if (saved_ != FE_TONEAREST) std::fesetround(saved_);
+  }
+  NearestRounding(const NearestRounding&) = delete;
+  NearestRounding& operator=(const NearestRounding&) = delete;
+
+ private:
+  int saved_;
+};
+
 // XNNPACK's requantization (the 'xnnpack' scheme): rint(float32(float32(acc) * scale)), halves to
 // even, clamped to [q.lo, q.hi] (clamping the product first: it may exceed int32; the bounds are
 // integers, so the rounding commutes with the clamp). The float conversion and product round by the
-// current mode, nearest-even unless a program changes it (Node does not); the final rounding is
-// explicit.
+// current mode (callers hold NearestRounding); the final rounding is explicit.
 inline int32_t fp32_requant(int32_t acc, float scale, const QOut& q) {
   const float p = (float)acc * scale;
   return round_half_even(p < (float)q.lo ? (float)q.lo : p > (float)q.hi ? (float)q.hi : p);

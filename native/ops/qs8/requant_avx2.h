@@ -84,7 +84,7 @@ struct FixedPoint8 {
 
 // XNNPACK's: rint(float32(float32(acc) * scale)). The final rounding is explicit (vroundps to
 // nearest-even, then an exact conversion); the int -> float conversion and the product round by
-// MXCSR, whose default (round to nearest-even) Node never changes; a product beyond int32 is
+// MXCSR (the kernels hold NearestRounding while they run); a product beyond int32 is
 // clamped above in float first (the conversion would give INT32_MIN, which clamp8 takes to the lower
 // bound, as it should for a product below it).
 struct Fp32Requant8 {
@@ -97,6 +97,26 @@ struct Fp32Requant8 {
     const __m256 p = _mm256_min_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale), hi);
     return _mm256_cvttps_epi32(_mm256_round_ps(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
+};
+
+// MXCSR's rounding control at round-to-nearest for a scope: Fp32Requant8's int -> float conversion
+// and product round by it. Node never changes the default (nearest), so this is one read of MXCSR;
+// a host that did change it still gets XNNPACK's bytes. The kernel bodies run in a noinline
+// function below it (the compiler does not order float arithmetic against MXCSR writes).
+class NearestRounding {
+ public:
+  NearestRounding() : saved_(_mm_getcsr()) {
+    if ((saved_ & kRoundingControl) != 0) _mm_setcsr(saved_ & ~kRoundingControl);
+  }
+  ~NearestRounding() {
+    if ((saved_ & kRoundingControl) != 0) _mm_setcsr(saved_);
+  }
+  NearestRounding(const NearestRounding&) = delete;
+  NearestRounding& operator=(const NearestRounding&) = delete;
+
+ private:
+  static constexpr unsigned kRoundingControl = 0x6000;
+  unsigned saved_;
 };
 
 struct Out8 {

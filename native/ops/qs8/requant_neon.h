@@ -49,8 +49,8 @@ struct FixedPoint4 {
 };
 
 // XNNPACK's: rint(float32(float32(acc) * scale)); FCVTNS rounds to nearest-even whatever FPCR says,
-// the conversion to float and the product by FPCR's mode (nearest-even by default; Node never
-// changes it). Clamped above in float first: FCVTNS saturates, so below is fine as it is.
+// the conversion to float and the product by FPCR's mode (the kernels hold NearestRounding). Clamped
+// above in float first: FCVTNS saturates, so below is fine as it is.
 struct Fp32Requant4 {
   float32x4_t scale, hi;
   static Fp32Requant4 load(const void* header, size_t nr, size_t group, const QOut& q) {
@@ -60,6 +60,27 @@ struct Fp32Requant4 {
   int32x4_t operator()(int32x4_t acc) const {
     return vcvtnq_s32_f32(vminq_f32(vmulq_f32(vcvtq_f32_s32(acc), scale), hi));
   }
+};
+
+// FPCR's rounding mode at round-to-nearest for a scope (Fp32Requant4's conversion and product round
+// by it): one read of FPCR in the default mode, which Node never changes. The kernel bodies run in a
+// noinline function below it (the compiler does not order float arithmetic against FPCR writes).
+class NearestRounding {
+ public:
+  NearestRounding() {
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(saved_));
+    if ((saved_ & kRMode) != 0) write(saved_ & ~kRMode);
+  }
+  ~NearestRounding() {
+    if ((saved_ & kRMode) != 0) write(saved_);
+  }
+  NearestRounding(const NearestRounding&) = delete;
+  NearestRounding& operator=(const NearestRounding&) = delete;
+
+ private:
+  static void write(uint64_t fpcr) { __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr) : "memory"); }
+  static constexpr uint64_t kRMode = uint64_t(3) << 22;
+  uint64_t saved_;
 };
 
 struct Out4 {
