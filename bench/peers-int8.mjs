@@ -9,7 +9,9 @@
 // - ONNX Runtime QLinear: bench/onnx-qlinear-export.mjs (QLinearConv, QLinearAdd,
 //   QLinearGlobalAveragePool; uint8 activations, the file's weights), uint8 NCHW input prepared
 //   outside the timed region.
-// - ours-int8: our integer engine (createEngine with precision 'int8', the native backend).
+// - ours-int8: our integer engine (createEngine with precision 'int8', the native backend), in its
+//   default rounding (TFLite's reference kernels' fixed point).
+// - ours-int8-xnn: the same in XNNPACK's rounding (--rounding xnnpack: LiteRT.js's bytes).
 // - ours-fp32: our native fp32 engine on the same file (weights dequantized), for scale.
 //
 // The peers end at the logits (neither has TFLite's integer SOFTMAX; a 1001-element softmax costs a
@@ -106,6 +108,12 @@ async function startEngines(model, threads, ortOptions, log) {
     logits['ours-int8'] = [];
     for (const input of inputs) logits['ours-int8'].push(Array.from(await int8.runQuantized(input)));
     engines.push(jsEngine('ours-int8', () => int8.runQuantized(inputs[0])));
+
+    const { backend: int8Xnn } = createEngine(model.spec, { backend: 'native', threads, precision: 'int8', int8Rounding: 'xnnpack' });
+    closers.push(() => int8Xnn.dispose());
+    logits['ours-int8-xnn'] = [];
+    for (const input of inputs) logits['ours-int8-xnn'].push(Array.from(await int8Xnn.runQuantized(input)));
+    engines.push(jsEngine('ours-int8-xnn', () => int8Xnn.runQuantized(inputs[0])));
 
     const { backend: fp32 } = createEngine(model.spec, { backend: 'native', threads, precision: 'fp32' });
     closers.push(() => fp32.dispose());
@@ -205,21 +213,21 @@ async function ortOptimizedOps(onnx, ortOptions) {
   }
 }
 
-const ENGINE_ORDER = ['XNNPACK', 'ORT QLinear', 'ours-int8', 'ours-fp32'];
+const ENGINE_ORDER = ['XNNPACK', 'ORT QLinear', 'ours-int8', 'ours-int8-xnn', 'ours-fp32'];
 
 /** The section's Markdown table. */
 export function int8Table(rows) {
   const f = (x) => (x === undefined ? 'n/a' : x.toFixed(2));
   const lines = [
-    '| model | threads | XNNPACK median / p90 / p99 | ORT QLinear median / p90 / p99 | ours-int8 median / p90 / p99 | ours-fp32 median / p90 / p99 | ORT / XNNPACK | ours-int8 / XNNPACK | ours-fp32 / XNNPACK | other load |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| model | threads | XNNPACK median / p90 / p99 | ORT QLinear median / p90 / p99 | ours-int8 median / p90 / p99 | ours-int8-xnn median / p90 / p99 | ours-fp32 median / p90 / p99 | ORT / XNNPACK | ours-int8 / XNNPACK | ours-int8-xnn / XNNPACK | ours-fp32 / XNNPACK | other load |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     const cells = ENGINE_ORDER.map((engine) => {
       const s = r.engines[engine];
       return s ? `${f(s.medianMs)} / ${f(s.p90Ms)} / ${f(s.p99Ms)}` : 'n/a';
     });
-    const ratios = ['ORT QLinear', 'ours-int8', 'ours-fp32'].map((engine) => f(r.ratioToXnnpack?.[engine]));
+    const ratios = ['ORT QLinear', 'ours-int8', 'ours-int8-xnn', 'ours-fp32'].map((engine) => f(r.ratioToXnnpack?.[engine]));
     const other = r.otherCores === null ? 'n/a' : `${r.otherCores.toFixed(2)}${r.stealCores >= 0.005 ? ` + steal ${r.stealCores.toFixed(2)}` : ''}`;
     lines.push(`| ${r.model} | ${r.threads} | ${cells.join(' | ')} | ${ratios.join(' | ')} | ${other} |`);
   }
