@@ -13,6 +13,9 @@
 //        The ONNX file is written once before timing (an ONNX user ships one), as is a small JSON
 //        file with the normalisation and labels.
 //
+// Each round also times the CLI's own start against Node's: `node -e 0`, `mobilenet --version` and
+// `mobilenet --help` (which loads commander and the command table, none of the model code).
+//
 // Both run with MOBILENET_OFFLINE=1, stdout piped to us, and a preloaded hook that reports the peak RSS
 // (test/helpers/maxrss.cjs). One untimed run of each first (page cache, and the top-1 check: both
 // must name the same class), then --runs rounds alternating which goes first; medians are reported
@@ -140,14 +143,19 @@ async function main() {
       ours: [BIN, 'classify', args.image, '--model', args.model, '--threads', String(threads)],
       peer: [fileURLToPath(import.meta.url), '--peer', onnx, args.image, String(threads)],
     };
-    const results = { ours: [], peer: [] };
+    // The CLI's own start, against Node's: bare `node -e 0`, `mobilenet --version` and `--help`.
+    const startup = { bare: ['-e', '0'], version: [BIN, '--version'], help: [BIN, '--help'] };
+    const results = { ours: [], peer: [], bare: [], version: [], help: [] };
     const first = {};
     for (const who of ['ours', 'peer']) first[who] = await measure(engines[who]); // untimed: page cache
+    for (const who of Object.keys(startup)) await measure(startup[who]);
     const [a, b] = [top1(first.ours.stdout), top1(first.peer.stdout)];
     log(`top-1: ours '${a}', peer '${b}'`);
     if (!a || a !== b) throw new Error(`the two programs disagree on the photo (ours '${a}', peer '${b}'): refusing to compare them`);
     for (let round = 0; round < runs; round++) {
       for (const who of round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours']) results[who].push(await measure(engines[who]));
+      const order = Object.keys(startup);
+      for (const who of round % 2 === 0 ? order : order.reverse()) results[who].push(await measure(startup[who]));
       log(`round ${round + 1}/${runs}: ours ${results.ours.at(-1).ms.toFixed(0)} ms, peer ${results.peer.at(-1).ms.toFixed(0)} ms`);
     }
 
@@ -169,7 +177,8 @@ async function main() {
       ours,
       peer: peerSummary,
       ratio: { wall: ours.wallMs / peerSummary.wallMs, peakRss: ours.peakRssMiB / peerSummary.peakRssMiB },
-      targets: { wallRatio: 0.55, peakRssMiB: 100 },
+      startup: Object.fromEntries(Object.keys(startup).map((who) => [who, median(results[who].map((r) => r.ms))])),
+      targets: { wallRatio: 0.55, peakRssMiB: 100, startupOverBareMs: 30 },
     };
     if (args.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -186,6 +195,12 @@ async function main() {
       row('sharp + onnxruntime-node', [peerSummary.wallMs.toFixed(1), peerSummary.minWallMs.toFixed(1), peerSummary.peakRssMiB.toFixed(1)]),
       row('ratio ours / peer', [`${report.ratio.wall.toFixed(2)}×`, `${(ours.minWallMs / peerSummary.minWallMs).toFixed(2)}×`, `${report.ratio.peakRss.toFixed(2)}×`]),
       row('target (ours)', ['≤ 0.55×', '', '≤ 100 MiB']),
+      '',
+      row('', ['wall ms', 'over bare', '']),
+      row('node -e 0 (bare Node)', [report.startup.bare.toFixed(1), '', '']),
+      row('mobilenet --version', [report.startup.version.toFixed(1), `+${(report.startup.version - report.startup.bare).toFixed(1)}`, '']),
+      row('mobilenet --help', [report.startup.help.toFixed(1), `+${(report.startup.help - report.startup.bare).toFixed(1)}`, '']),
+      row('target', ['', '≤ +30', '']),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
