@@ -2,7 +2,8 @@
 // time; callers then fall back to the reference backend.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { encodedWeights } from '../model/spec.js';
 import type { Backend, BackendOptions } from './backend.js';
 import type { QPlan } from './int8/plan.js';
@@ -99,15 +100,20 @@ export function nativeBackendOf<T>(model: NativeModel<T>) {
 // prebuilt addon shipped in the npm tarball for this platform (prebuilds/<platform>-<arch>). From
 // src/engine/ (tests), dist/engine/ (the library) and dist/cli-bundle/ (the CLI) alike, both folders
 // are two levels up.
-// (Paths are joined to import.meta.dirname: no URL is parsed on the way to a model load.)
+// (Paths are joined to import.meta.dirname: no URL is parsed on the way to a model load. Node 18,
+// which has no import.meta.dirname, only ever runs this in build:prebuilds' arm64 load check.)
 function* addonCandidates(): Generator<string> {
   if (process.env.MOBILENET_ADDON) {
     yield process.env.MOBILENET_ADDON;
     return;
   }
-  const root = join(import.meta.dirname, '..', '..');
+  const root = join(moduleFolder(), '..', '..');
   yield join(root, 'build', 'Release', 'mobilenet_native.node');
   yield join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'mobilenet_native.node');
+}
+
+function moduleFolder(): string {
+  return import.meta.dirname ?? dirname(fileURLToPath(import.meta.url));
 }
 
 let loaded: { addon: NativeAddon } | { error: Error } | undefined;
@@ -115,7 +121,7 @@ let loaded: { addon: NativeAddon } | { error: Error } | undefined;
 /** The addon, or the reason it cannot be used (every place tried, on the message's first line). Loaded once. */
 export function loadAddon(): { addon: NativeAddon } | { error: Error } {
   if (!loaded) {
-    const require = createRequire(import.meta.filename);
+    const require = createRequire(join(moduleFolder(), 'native.js'));
     const tried: string[] = [];
     for (const path of addonCandidates()) {
       if (!existsSync(path)) {
