@@ -8,8 +8,12 @@
 //   node scripts/bundle-cli.mjs [dist folder]     (default: dist, after tsc)
 import { build } from 'esbuild';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const dist = resolve(process.argv[2] ?? 'dist');
+// The packages bundled in come from this package's node_modules, wherever the dist folder is
+// (test/pack.test.ts bundles one built outside the repository).
+const nodeModules = fileURLToPath(new URL('../node_modules', import.meta.url));
 await build({
   entryPoints: [join(dist, 'cli', 'main.js')],
   outdir: join(dist, 'cli-bundle'),
@@ -19,6 +23,7 @@ await build({
   platform: 'node',
   target: 'node20',
   external: ['sharp'],
+  nodePaths: [nodeModules],
   // The CommonJS packages bundled in (commander) require Node's built-in modules: give them `require`.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
