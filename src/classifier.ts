@@ -6,7 +6,7 @@ import { DEFAULT_MAX_PIXELS, isRawImage, loadImagePixels, MAX_PIXELS, normalize,
 import { EarlyDecode } from './image/early.js';
 import { DEFAULT_MODEL } from './model/catalog.js';
 import type { DownloadReporter } from './model/download.js';
-import { resolveModel } from './model/resolve.js';
+import { resolveModel, type ResolvedModel } from './model/resolve.js';
 import { labelOf, readLabels } from './model/labels.js';
 import type { ModelSpec } from './model/spec.js';
 import { loadTfliteFile, parseTflite } from './tflite/index.js';
@@ -405,25 +405,44 @@ export class Classifier {
 
 /** Loads a model (a catalog name, a .tflite path, or a spec) and starts its backend. */
 export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadOptions?: LoadModelOptions): Promise<Classifier> {
+  const options = checkLoadOptions(loadOptions);
+  if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
+    throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
+  }
+  if (typeof model !== 'string') return startModel(model, undefined, options);
+  return loadResolvedModel(await resolveModel(model, { offline: options.offline, reporter: options.onDownload }), options);
+}
+
+/**
+ * loadModel for a model file already found, with its bytes when the caller has read them (the CLI
+ * reads a file's header before loading it: the file is then parsed from those bytes, not read again).
+ */
+export async function loadResolvedModel(resolved: ResolvedModel, loadOptions?: LoadModelOptions): Promise<Classifier> {
+  const options = checkLoadOptions(loadOptions);
+  const parseOptions = { onWarning: warningSink(options) };
+  const spec = resolved.bytes ? parseTflite(resolved.bytes, resolved.file, parseOptions) : await loadTfliteFile(resolved.file, parseOptions);
+  return startModel(spec, resolved.file, options);
+}
+
+function checkLoadOptions(loadOptions: LoadModelOptions | undefined): LoadModelOptions {
   const options = checkOptions('options', loadOptions);
   if (options.backend !== undefined) checkChoice('backend', options.backend, ['auto', 'native', 'reference'] as const);
   if (options.threads !== undefined) checkInteger('threads', options.threads, 1, MAX_THREADS);
   if (options.precision !== undefined) checkChoice('precision', options.precision, ['int8', 'fp32'] as const);
   if (options.rounding !== undefined) checkChoice('rounding', options.rounding, ['tflite', 'xnnpack'] as const);
-  if (typeof model !== 'string' && (model === null || typeof model !== 'object')) {
-    throw new TypeError(`model must be a model name, a .tflite path or a model spec, got ${describe(model)}`);
-  }
-  const resolved = typeof model === 'string' ? await resolveModel(model, { offline: options.offline, reporter: options.onDownload }) : undefined;
-  const file = resolved?.file;
-  const parseOptions = { onWarning: options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'MOBILENET_MODEL' })) };
-  const spec = resolved
-    ? resolved.bytes ? parseTflite(resolved.bytes, resolved.file, parseOptions) : await loadTfliteFile(resolved.file, parseOptions)
-    : model as ModelSpec;
-  const source = file ?? (typeof model === 'string' ? model : undefined);
-  if (options.labelsFile && spec.numClasses === 0) throw new NoClassifierError(source);
+  return options;
+}
+
+function warningSink(options: LoadModelOptions): (message: string) => void {
+  return options.onWarning ?? ((message: string) => process.emitWarning(message, { code: 'MOBILENET_MODEL' }));
+}
+
+/** Labels, the int8 warning and the engine for a spec read from `file` (or given). */
+async function startModel(spec: ModelSpec, file: string | undefined, options: LoadModelOptions): Promise<Classifier> {
+  if (options.labelsFile && spec.numClasses === 0) throw new NoClassifierError(file);
   const labels = options.labelsFile ? await readLabels(options.labelsFile, spec.numClasses) : spec.labels;
   if (options.precision === undefined && spec.int8Unsupported) {
-    parseOptions.onWarning(`${file ?? 'the model'}: runs in fp32, not int8: ${spec.int8Unsupported}`);
+    warningSink(options)(`${file ?? 'the model'}: runs in fp32, not int8: ${spec.int8Unsupported}`);
   }
   let engine: ReturnType<typeof createEngine>;
   try {
@@ -432,5 +451,5 @@ export async function loadModel(model: string | ModelSpec = DEFAULT_MODEL, loadO
     throw error instanceof PlanError && file && !error.file ? new PlanError(error.message, file) : error;
   }
   const { plan, backend } = engine;
-  return new Classifier(spec, plan, backend, labels, source);
+  return new Classifier(spec, plan, backend, labels, file);
 }

@@ -1,14 +1,14 @@
 // A one-shot command's cold start: the first image decodes while the model loads (see image/early.ts).
-import { loadModel, type Classifier, type LoadModelOptions } from '../classifier.js';
+import { loadModel, loadResolvedModel, type Classifier, type LoadModelOptions } from '../classifier.js';
 import { EarlyDecode, type EarlyDecodeOptions } from '../image/early.js';
-import { resolveModel } from '../model/resolve.js';
+import { resolveModel, type ResolvedModel } from '../model/resolve.js';
 import { MAX_MODEL_BYTES, readInputSize } from '../tflite/index.js';
 import { readRegularFile } from '../util/read-file.js';
 
 /**
  * loadModel, with the decode of the first image (a path) already running: the model file is found
- * without downloading, its header gives the input size, the decode starts, then the model loads. A
- * catalog model is verified once and then loaded from its file. Whatever is unusual (stdin, a model
+ * without downloading and read once, its header gives the input size, the decode starts, then the
+ * model is parsed from the same bytes. Whatever is unusual (stdin, a model
  * still to download, an unreadable header) skips the early start, and loadModel and the pipeline
  * report the real problems as they always do.
  */
@@ -19,10 +19,11 @@ export async function loadModelDecodingFirst(
   image: Omit<EarlyDecodeOptions, 'size'>,
 ): Promise<{ classifier: Classifier; early?: EarlyDecode }> {
   const started = firstImage === undefined || firstImage === '-' ? undefined : await startDecode(model, firstImage, image);
-  return { classifier: await loadModel(started?.file ?? model, options), early: started?.early };
+  if (!started) return { classifier: await loadModel(model, options) };
+  return { classifier: await loadResolvedModel(started.model, options), early: started.early };
 }
 
-async function startDecode(model: string, path: string, image: Omit<EarlyDecodeOptions, 'size'>): Promise<{ file: string; early: EarlyDecode } | undefined> {
+async function startDecode(model: string, path: string, image: Omit<EarlyDecodeOptions, 'size'>): Promise<{ model: ResolvedModel; early: EarlyDecode } | undefined> {
   let file: string;
   let bytes: Uint8Array;
   try {
@@ -36,5 +37,5 @@ async function startDecode(model: string, path: string, image: Omit<EarlyDecodeO
   if (size === undefined) return undefined;
   const early = new EarlyDecode(path, { size, ...image });
   await early.running;
-  return { file, early };
+  return { model: { file, bytes }, early };
 }
