@@ -147,9 +147,7 @@ void run_bottleneck(const ExecContext& ctx, const StepDesc& s, float* arena) {
     RingState dummy{-1, (size_t)-1};
     RingState& st = tid < kMaxTracked ? state[tid] : dummy;
     ptrdiff_t haveHi = st.next == y0 ? st.haveHi : -1;
-    // Equal bands of at most R rows (14 rows with R = 9: 7 + 7, not 9 + 5).
-    const size_t nBands = (y1 - y0 + R - 1) / R;
-    const size_t RB = (y1 - y0 + nBands - 1) / nBands;
+    const size_t RB = equal_band_rows(y0, y1, R);
     for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
       const size_t r = y1 - oy0 < RB ? y1 - oy0 : RB;
       if (s.hasExpand) {

@@ -218,6 +218,13 @@ inline size_t grain_for(const ThreadPool& pool, size_t n, size_t per_thread, siz
   return g < min_grain ? min_grain : g;
 }
 
+// The height of the equal bands, at most `most` rows each, that split rows [y0, y1) of a fused
+// bottleneck (14 rows with most = 9: 7 + 7, not 9 + 5).
+inline size_t equal_band_rows(size_t y0, size_t y1, size_t most) {
+  const size_t bands = (y1 - y0 + most - 1) / most;
+  return (y1 - y0 + bands - 1) / bands;
+}
+
 // Jobs of `units(j)` work units each (a GEMM's panels, a depthwise's blocks), all jobs' units one
 // range shared dynamically by the pool's threads, so a late thread costs only its current chunk:
 // f(tid, j, u0, u1) for units [u0, u1) of job j, each part of a chunk in job order.

@@ -208,8 +208,7 @@ void qrun_bottleneck(const QExecContext& ctx, const QStepDesc& s, int8_t* arena)
       st.expandedHi = -1;
       st.built = BuiltRows{built, built + lay.ring, lay.built, -1, false};
     }
-    const size_t nBands = (y1 - y0 + R - 1) / R;
-    const size_t RB = (y1 - y0 + nBands - 1) / nBands;
+    const size_t RB = equal_band_rows(y0, y1, R);
     for (size_t oy0 = y0; oy0 < y1; oy0 += RB) {
       const size_t r = y1 - oy0 < RB ? y1 - oy0 : RB;
       if (s.hasExpand) {

@@ -6,6 +6,7 @@
 
 #include "../../kernels_qs8.h"
 #include "requant_neon.h"
+#include "tile_gemm.h"
 
 namespace mn {
 namespace {
@@ -36,38 +37,22 @@ void tile(size_t k, const int8_t* a, size_t a_stride, const uint8_t* w, const in
   for (int i = 0; i < MR; ++i) store8(c + i * c_stride, finish8(r0(acc[i][0]), r1(acc[i][1]), o), n);
 }
 
-typedef void (*TileFn)(size_t, const int8_t*, size_t, const uint8_t*, const int32_t*, int8_t*, size_t, size_t,
-                       const QOut*);
 template <class Rq>
 struct Tiles {
-  static constexpr TileFn fn[4] = {tile<Rq, 1>, tile<Rq, 2>, tile<Rq, 3>, tile<Rq, 4>};
+  static constexpr QTileFn fn[4] = {tile<Rq, 1>, tile<Rq, 2>, tile<Rq, 3>, tile<Rq, 4>};
 };
-
-template <class Rq>
-__attribute__((noinline)) void gemm(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
-                const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
-  const uint8_t* panels = static_cast<const uint8_t*>(w);
-  for (size_t j0 = 0; j0 < n; j0 += kNR) {
-    const uint8_t* wj = panels + (j0 / kNR) * w_stride;
-    for (size_t i0 = 0; i0 < m; i0 += 4) {
-      const size_t mr = m - i0 < 4 ? m - i0 : 4;
-      Tiles<Rq>::fn[mr - 1](k, a + i0 * a_stride, a_stride, wj, rowcorr != nullptr ? rowcorr + i0 : nullptr,
-                            c + i0 * c_stride + j0, c_stride, n - j0, out);
-    }
-  }
-}
 
 }  // namespace
 
 void qgemm_neon(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w, size_t w_stride,
                 const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
-  gemm<FixedPoint4>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
+  tile_gemm<kNR, Tiles<FixedPoint4>>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 
 void qgemm_fp32_neon(size_t m, size_t n, size_t k, const int8_t* a, size_t a_stride, const void* w,
                      size_t w_stride, const int32_t* rowcorr, int8_t* c, size_t c_stride, const QOut* out) {
   const NearestRounding nearest;
-  gemm<Fp32Requant4>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
+  tile_gemm<kNR, Tiles<Fp32Requant4>>(m, n, k, a, a_stride, w, w_stride, rowcorr, c, c_stride, out);
 }
 
 }  // namespace mn
